@@ -75,3 +75,18 @@ export interface DocumentStore {
   ready(): Promise<boolean>;
   close(): Promise<void>;
 }
+
+/**
+ * The storage backend cannot answer right now (database down, connection lost,
+ * pool exhausted, statement timeout). Nothing was committed, or the outcome is
+ * unknown and was not acknowledged. The HTTP layer answers 503 problem+json
+ * with `Retry-After: retryAfterSeconds`; the store recovers by itself.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  readonly retryAfterSeconds: number;
+  constructor(message: string, options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
+  }
+}
