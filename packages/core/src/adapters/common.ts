@@ -1,0 +1,163 @@
+// What every adapter shares: the decision (skip / proceed / answer 304, 412, 428)
+// and header plumbing. Framework-free on purpose so the adapters stay thin.
+import {
+  bytesETag,
+  type ConditionalHeaders,
+  type Evaluation,
+  evaluatePreconditions,
+  formatHttpDate,
+  notModifiedHeaders,
+  type Problem,
+  parseHttpDate,
+  preconditionFailedProblem,
+  preconditionRequired,
+  preconditionRequiredProblem,
+  type Validators,
+} from '../index.js';
+
+export interface PreconditionOptions {
+  /** Answer 428 to a PUT/PATCH/DELETE that has neither If-Match nor If-None-Match (RFC 6585). */
+  strict?: boolean;
+}
+
+/**
+ * The app's validators for the request's target, looked up without reading the
+ * body (a version column, a file's mtime). `undefined` = this route has none: skip.
+ */
+export type ValidatorsFn<R> = (
+  request: R,
+) => Validators | undefined | Promise<Validators | undefined>;
+
+/** What the handler sees after the adapter let the request through. */
+export interface IfMatchState {
+  validators: Validators;
+  /** `undefined` when not evaluated: the target is absent and the method is not PUT (13.2.1). */
+  evaluation: Evaluation | undefined;
+}
+
+export type Decision =
+  | { action: 'skip' }
+  | { action: 'proceed'; state: IfMatchState; headers: Array<[string, string]> }
+  | { action: 'not-modified'; headers: Array<[string, string]> }
+  | { action: 'problem'; status: 412 | 428; problem: Problem; headers: Array<[string, string]> };
+
+const SAFE = new Set(['GET', 'HEAD']);
+
+/** ETag and Last-Modified of the current representation, as response header fields. */
+export function validatorHeaders(v: Validators): Array<[string, string]> {
+  if (!v.exists) return [];
+  const out: Array<[string, string]> = [];
+  if (v.etag !== undefined) out.push(['ETag', v.etag]);
+  if (v.lastModified !== undefined) out.push(['Last-Modified', formatHttpDate(v.lastModified)]);
+  return out;
+}
+
+/** RFC 9110 13.2.1 then 13.2.2, with the strict-mode 428 in between. */
+export function decide(
+  method: string,
+  conditional: ConditionalHeaders,
+  validators: Validators | undefined,
+  options: PreconditionOptions = {},
+): Decision {
+  if (validators === undefined) return { action: 'skip' };
+  const m = method.toUpperCase();
+  // 13.2.1: an absent target's unconditional answer is the handler's 404; only a
+  // PUT (which would create) has its preconditions evaluated.
+  if (!validators.exists && m !== 'PUT') {
+    return { action: 'proceed', state: { validators, evaluation: undefined }, headers: [] };
+  }
+  if (options.strict && preconditionRequired(m, conditional)) {
+    return {
+      action: 'problem',
+      status: 428,
+      problem: preconditionRequiredProblem(m),
+      headers: [],
+    };
+  }
+  const evaluation = evaluatePreconditions(m, conditional, validators);
+  if (evaluation.status === 304) {
+    return { action: 'not-modified', headers: validatorHeaders(validators) };
+  }
+  if (evaluation.status === 412) {
+    const etag = validators.exists ? validators.etag : undefined;
+    return {
+      action: 'problem',
+      status: 412,
+      problem: preconditionFailedProblem(evaluation, etag),
+      headers: etag === undefined ? [] : [['ETag', etag]],
+    };
+  }
+  // A write's response carries the validators of the state it produced, which
+  // only the handler knows; a read's are the current ones.
+  return {
+    action: 'proceed',
+    state: { validators, evaluation },
+    headers: SAFE.has(m) ? validatorHeaders(validators) : [],
+  };
+}
+
+/**
+ * Body-hash mode: a strong ETag from the bytes about to be sent, then the same
+ * evaluation. `undefined` = leave the response alone (not a GET/HEAD 200, it
+ * already has an ETag, or no bytes to hash).
+ */
+export function decideByBody(
+  method: string,
+  status: number,
+  conditional: ConditionalHeaders,
+  existingETag: unknown,
+  lastModifiedHeader: unknown,
+  body: unknown,
+): { etag: string; decision: Decision } | undefined {
+  const m = method.toUpperCase();
+  if (!SAFE.has(m) || status !== 200) return undefined;
+  if (existingETag !== undefined && existingETag !== null && existingETag !== '') return undefined;
+  if (typeof body !== 'string' && !(body instanceof Uint8Array)) return undefined;
+  const etag = bytesETag(body);
+  const lastModified =
+    typeof lastModifiedHeader === 'string' ? parseHttpDate(lastModifiedHeader) : undefined;
+  const validators: Validators =
+    lastModified === undefined ? { exists: true, etag } : { exists: true, etag, lastModified };
+  const decision = decide(m, conditional, validators);
+  return { etag, decision };
+}
+
+export const PROBLEM_TYPE = 'application/problem+json';
+
+export function problemBody(problem: Problem): string {
+  return JSON.stringify(problem);
+}
+
+type NodeHeaderValue = number | string | readonly string[] | undefined;
+
+/** Node's `res.getHeaders()` shape -> web Headers (one entry per Set-Cookie). */
+export function toWebHeaders(source: Record<string, NodeHeaderValue>): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(source)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) headers.append(name, String(v));
+    else headers.append(name, String(value));
+  }
+  return headers;
+}
+
+/** Web Headers -> Node's header record, keeping Set-Cookie lines apart. */
+export function toNodeHeaders(headers: Headers): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  headers.forEach((value, name) => {
+    if (name !== 'set-cookie') out[name] = value;
+  });
+  const cookies = headers.getSetCookie();
+  if (cookies.length > 0) out['set-cookie'] = cookies;
+  return out;
+}
+
+/** The 304's header fields: what the 200 would have had, filtered by RFC 9110 15.4.5. */
+export function notModifiedFrom(
+  current: Headers,
+  validatorFields: ReadonlyArray<[string, string]>,
+): Headers {
+  const all = new Headers(current);
+  for (const [name, value] of validatorFields) all.set(name, value);
+  return notModifiedHeaders(all);
+}

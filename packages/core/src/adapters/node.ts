@@ -1,0 +1,143 @@
+// node:http adapter. Reads `req.headersDistinct` so repeated If-Match lines stay
+// a list and a duplicated date line is seen as invalid (RFC 9110 5.3).
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { conditionalHeaders, type Validators } from '../index.js';
+import {
+  type Decision,
+  decide,
+  decideByBody,
+  type IfMatchState,
+  notModifiedFrom,
+  PROBLEM_TYPE,
+  type PreconditionOptions,
+  problemBody,
+  toNodeHeaders,
+  toWebHeaders,
+  type ValidatorsFn,
+} from './common.js';
+
+export type { IfMatchState, PreconditionOptions, ValidatorsFn } from './common.js';
+
+function requestConditionals(req: IncomingMessage) {
+  return conditionalHeaders(req.headersDistinct);
+}
+
+/** Replace every header already set on `res` with `headers` (used for 304s). */
+function replaceHeaders(res: ServerResponse, headers: Headers): void {
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  for (const [name, value] of Object.entries(toNodeHeaders(headers))) res.setHeader(name, value);
+}
+
+function sendNotModified(res: ServerResponse, fields: ReadonlyArray<[string, string]>): void {
+  replaceHeaders(res, notModifiedFrom(toWebHeaders(res.getHeaders()), fields));
+  res.statusCode = 304;
+  res.end();
+}
+
+/** Write a decision's answer to `res`; true = answered (304/412/428). */
+export function applyDecision(res: ServerResponse, decision: Decision): boolean {
+  switch (decision.action) {
+    case 'skip':
+      return false;
+    case 'proceed':
+      for (const [name, value] of decision.headers) res.setHeader(name, value);
+      return false;
+    case 'not-modified':
+      sendNotModified(res, decision.headers);
+      return true;
+    case 'problem': {
+      const body = problemBody(decision.problem);
+      for (const [name, value] of decision.headers) res.setHeader(name, value);
+      res.statusCode = decision.status;
+      res.setHeader('Content-Type', PROBLEM_TYPE);
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.end(isHead(res) ? undefined : body);
+      return true;
+    }
+  }
+}
+
+function isHead(res: ServerResponse): boolean {
+  return res.req?.method === 'HEAD';
+}
+
+/**
+ * Evaluate the request's preconditions against `validators`. Answers 304, 412 or
+ * 428 itself; otherwise sets ETag/Last-Modified (GET/HEAD) and returns the state
+ * for the handler. `answered: true` = stop, the response is sent.
+ */
+export function preconditions(
+  req: IncomingMessage,
+  res: ServerResponse,
+  validators: Validators | undefined,
+  options?: PreconditionOptions,
+): { answered: boolean; state: IfMatchState | undefined } {
+  const decision = decide(req.method ?? 'GET', requestConditionals(req), validators, options);
+  const answered = applyDecision(res, decision);
+  return { answered, state: decision.action === 'proceed' ? decision.state : undefined };
+}
+
+/** true = a 304/412/428 was sent: the handler must not run. */
+export function checkPreconditions(
+  req: IncomingMessage,
+  res: ServerResponse,
+  validators: Validators | undefined,
+  options?: PreconditionOptions,
+): boolean {
+  return preconditions(req, res, validators, options).answered;
+}
+
+export type PreconditionHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  state: IfMatchState | undefined,
+) => void | Promise<void>;
+
+/** Wrap a request listener: look up validators, evaluate, run `handler` only when it should. */
+export function withPreconditions(
+  validatorsFn: ValidatorsFn<IncomingMessage>,
+  handler: PreconditionHandler,
+  options?: PreconditionOptions,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  return async (req, res) => {
+    const { answered, state } = preconditions(req, res, await validatorsFn(req), options);
+    if (!answered) await handler(req, res, state);
+  };
+}
+
+/**
+ * Body-hash mode: send `body` with a strong ETag of its bytes (GET/HEAD 200
+ * without an ETag), or a 304/412 when the request's preconditions say so.
+ * Other statuses, methods and responses that carry an ETag are sent as given.
+ */
+export function sendWithETag(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  headers: OutgoingHttpHeaders,
+  body: string | Uint8Array,
+): void {
+  res.statusCode = status;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) res.setHeader(name, value);
+  }
+  const method = req.method ?? 'GET';
+  const byBody = decideByBody(
+    method,
+    status,
+    requestConditionals(req),
+    res.getHeader('etag'),
+    res.getHeader('last-modified'),
+    body,
+  );
+  if (byBody !== undefined) {
+    res.setHeader('ETag', byBody.etag);
+    if (applyDecision(res, byBody.decision)) return;
+  }
+  if (status === 204 || status === 304 || status < 200) {
+    res.end(); // these statuses have no content (RFC 9110 6.4.1)
+    return;
+  }
+  res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+  res.end(method.toUpperCase() === 'HEAD' ? undefined : body);
+}
