@@ -27,7 +27,8 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { problem, sendProblem } from './problem.js';
 
 export type Scope = 'read' | 'write';
 
@@ -161,6 +162,9 @@ export function bearerToken(header: string | string[] | undefined): string | und
   return token !== undefined && B64TOKEN.test(token) ? token : undefined;
 }
 
+// problem.ts has no titles for these two: give them here.
+const UNAUTHORIZED = { title: 'Unauthorized' };
+
 const WRITE_METHODS = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 
 declare module 'fastify' {
@@ -168,13 +172,6 @@ declare module 'fastify' {
     /** The authenticated token's name when --auth is on. */
     authName?: string;
   }
-}
-
-function problem(reply: FastifyReply, status: number, title: string, detail: string): FastifyReply {
-  return reply
-    .code(status)
-    .type('application/problem+json')
-    .send(JSON.stringify({ type: 'about:blank', title, status, detail }));
 }
 
 /** The collection the request addresses, as the router decoded it (undefined: none). */
@@ -213,12 +210,18 @@ export async function authPlugin(app: FastifyInstance, options: AuthPluginOption
     const presented = bearerToken(request.headers.authorization);
     if (presented === undefined) {
       reply.header('WWW-Authenticate', challenge);
-      return problem(reply, 401, 'Unauthorized', 'Send Authorization: Bearer <token>.');
+      return sendProblem(
+        reply,
+        problem(401, 'unauthorized', 'Send Authorization: Bearer <token>.', UNAUTHORIZED),
+      );
     }
     const token = findToken(config, presented);
     if (token === undefined) {
       reply.header('WWW-Authenticate', `${challenge}, error="invalid_token"`);
-      return problem(reply, 401, 'Unauthorized', 'The bearer token is not valid.');
+      return sendProblem(
+        reply,
+        problem(401, 'unauthorized', 'The bearer token is not valid.', UNAUTHORIZED),
+      );
     }
     request.authName = token.name;
     // The name (never the token) on this request's later log lines.
@@ -232,22 +235,30 @@ export async function authPlugin(app: FastifyInstance, options: AuthPluginOption
     const scopes = scopesFor(token, collection);
     if (!scopes.has('read')) {
       // The same answer whether or not the document exists: nothing leaks.
-      return problem(reply, 404, 'Not Found', `No such resource: ${path}`);
+      return sendProblem(reply, problem(404, 'not-found', `No such resource: ${path}`));
     }
     if (WRITE_METHODS.has(request.method) && !scopes.has('write')) {
       reply.header('WWW-Authenticate', `${challenge}, error="insufficient_scope"`);
-      return problem(
+      return sendProblem(
         reply,
-        403,
-        'Forbidden',
-        `The token "${token.name}" may read "${collection}" but not write to it.`,
+        problem(
+          403,
+          'forbidden',
+          `The token "${token.name}" may read "${collection}" but not write to it.`,
+          { title: 'Forbidden' },
+        ),
       );
     }
   });
 
   // Every response, errors and 304s included: private to the credentials.
+  // Errors keep their no-store (stricter than no-cache).
   app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header('Cache-Control', 'private, no-cache');
+    const current = String(reply.getHeader('Cache-Control') ?? '');
+    reply.header(
+      'Cache-Control',
+      /no-store/i.test(current) ? 'private, no-store' : 'private, no-cache',
+    );
     const vary = reply.getHeader('Vary');
     const list = typeof vary === 'string' ? vary : Array.isArray(vary) ? vary.join(', ') : '';
     if (!/(^|,)\s*authorization\s*(,|$)/i.test(list)) {
