@@ -5,7 +5,10 @@ import { defineConfig } from 'vitest/config';
 // spawn the CLI as a real process use dist/, which `npm test` builds first.
 export default defineConfig({
   resolve: { conditions: ['source', 'import', 'module', 'default'] },
-  ssr: { resolve: { conditions: ['source', 'import', 'module', 'default'] } },
+  // Vitest also passes these to Node as --conditions for external packages: 'import'
+  // there would make CJS require() pick ESM entries (pg -> pg-pool breaks), so
+  // keep Vite's SSR defaults plus 'source'.
+  ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts'],
     testTimeout: 30_000,

@@ -1,0 +1,103 @@
+// Shared by every PostgreSQL test: where the server is, whether it is
+// reachable, and a throwaway database per test file.
+//
+// In CI (CI=true) PostgreSQL is required: unreachable means a failing test.
+// Elsewhere the suites skip with a message saying how to enable them.
+
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, it } from 'vitest';
+
+/** A database we may connect to in order to create and drop test databases. */
+export const ADMIN_URL = process.env.IFMATCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+const HOW_TO_ENABLE =
+  'start PostgreSQL at 127.0.0.1:5432 (trust auth, user postgres, database test) ' +
+  'or set IFMATCH_PG_URL=postgres://user:password@host:port/database';
+
+let probed: Promise<string | undefined> | undefined;
+
+/** undefined when PostgreSQL answers, else why not. */
+export function probePostgres(): Promise<string | undefined> {
+  probed ??= (async () => {
+    const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return undefined;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  })();
+  return probed;
+}
+
+/**
+ * describe() when PostgreSQL is reachable; otherwise a failing test in CI, a
+ * skipped suite (with a message) elsewhere. Use with top-level await.
+ */
+export async function describePostgres(name: string, body: () => void): Promise<void> {
+  const problem = await probePostgres();
+  if (problem === undefined) {
+    describe(name, body);
+  } else if (process.env.CI === 'true') {
+    describe(name, () => {
+      it('needs PostgreSQL (required in CI)', () => {
+        throw new Error(`PostgreSQL unreachable at ${ADMIN_URL}: ${problem}. ${HOW_TO_ENABLE}`);
+      });
+    });
+  } else {
+    console.warn(
+      `skipping "${name}": PostgreSQL unreachable (${problem}); to run it, ${HOW_TO_ENABLE}`,
+    );
+    describe.skip(name, body);
+  }
+}
+
+export interface TestDatabase {
+  name: string;
+  /** Connection URL of the new database. */
+  url: string;
+  /** Drops it (terminating whatever is still connected). */
+  drop(): Promise<void>;
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** A fresh, uniquely named database `ifmatch_pg_<random>`, for one test file. */
+export async function createTestDatabase(prefix = 'ifmatch_pg'): Promise<TestDatabase> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.toString(),
+    drop: () =>
+      admin(async (c) => {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      }),
+  };
+}
+
+/** Terminates every backend connected to the database (what a DB restart does to clients). */
+export function terminateBackends(database: string): Promise<number> {
+  return admin(async (c) => {
+    const { rows } = await c.query<{ n: string }>(
+      `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n
+       FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+      [database],
+    );
+    return Number(rows[0]?.n ?? 0);
+  });
+}
