@@ -19,12 +19,13 @@ import {
   type WriteOutcome,
 } from './types.js';
 
+/** Each option falls back to an environment variable (named below), then a default. */
 export interface PostgresStoreOptions {
-  /** Connections per process (default 10; mind max_connections x instances). */
+  /** Connections per process (IFMATCH_PG_POOL_SIZE, default 10; mind max_connections x instances). */
   poolSize?: number;
-  /** Server-side statement_timeout, also bounds row-lock waits (default 5000 ms). */
+  /** Server-side statement_timeout, also bounds row-lock waits (IFMATCH_PG_STATEMENT_TIMEOUT_MS, default 5000). */
   statementTimeoutMs?: number;
-  /** Connecting, and waiting for a free pooled connection (default 3000 ms). */
+  /** Connecting, and waiting for a free pooled connection (IFMATCH_PG_CONNECT_TIMEOUT_MS, default 3000). */
   connectionTimeoutMs?: number;
   /** Idle pooled connections are closed after this (default 30000 ms). */
   idleTimeoutMs?: number;
@@ -180,15 +181,17 @@ export class PostgresStore implements DocumentStore {
   #closed = false;
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
-    const statementTimeout = options.statementTimeoutMs ?? 5000;
+    const statementTimeout =
+      options.statementTimeoutMs ?? envNumber('IFMATCH_PG_STATEMENT_TIMEOUT_MS') ?? 5000;
     const onError =
       options.onError ??
       ((error: Error) => process.stderr.write(`ifmatch postgres: ${error.message}\n`));
     this.#retryAfter = options.retryAfterSeconds ?? 1;
     this.#pool = new pg.Pool({
       connectionString: url,
-      max: options.poolSize ?? 10,
-      connectionTimeoutMillis: options.connectionTimeoutMs ?? 3000,
+      max: options.poolSize ?? envNumber('IFMATCH_PG_POOL_SIZE') ?? 10,
+      connectionTimeoutMillis:
+        options.connectionTimeoutMs ?? envNumber('IFMATCH_PG_CONNECT_TIMEOUT_MS') ?? 3000,
       idleTimeoutMillis: options.idleTimeoutMs ?? 30_000,
       statement_timeout: statementTimeout,
       // The client gives up a little after the server would have, in case the
@@ -478,6 +481,17 @@ export class PostgresStore implements DocumentStore {
     this.#closed = true;
     await this.#pool.end();
   }
+}
+
+/** Settings for deployments that start the CLI without code: a positive integer or unset. */
+function envNumber(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text.trim() === '') return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`${name} must be a positive integer, got ${JSON.stringify(text)}`);
+  }
+  return value;
 }
 
 function isRetryableConflict(error: unknown): boolean {
