@@ -1,0 +1,313 @@
+// bench/RESULTS.md from the measurements: absolute numbers, ratios to the raw
+// reference of the same repetition, bytes per 304, the goals with PASS/FAIL.
+import { writeFileSync } from 'node:fs';
+
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmt = (x, d = 0) =>
+  Number.isFinite(x)
+    ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
+    : 'n/a';
+// Small ratios keep two significant digits: 0.0019x is not 0.00x.
+const ratio = (x) =>
+  Number.isFinite(x) ? `${x >= 0.1 ? x.toFixed(2) : x.toPrecision(2)}x` : 'n/a';
+const SIZE_LABEL = { '1k': '1 KB', '100k': '100 KB', '1m': '1 MB' };
+const PATH_LABEL = {
+  200: '200 (no validator)',
+  304: '304 (matching If-None-Match)',
+  gzip: 'gzip 200 (Accept-Encoding: gzip)',
+};
+const FRAMEWORKS = ['fastify', 'express', 'hono', 'fastify-bytes', 'express-bytes', 'hono-bytes'];
+const IFMATCH = ['ifmatch-sqlite', 'ifmatch-postgres'];
+// RFC 9110 15.4.5: what a 304 must carry when its 200 would have.
+const REQUIRED_304 = new Set([
+  'etag',
+  'cache-control',
+  'vary',
+  'date',
+  'content-location',
+  'expires',
+]);
+
+/** Per target: median req/s, median of per-repetition ratios to raw, median p50/p99. */
+export function summarize(section) {
+  const raw = section.entries.raw?.reps ?? [];
+  const out = {};
+  for (const [name, { reps }] of Object.entries(section.entries)) {
+    out[name] = {
+      rps: median(reps.map((r) => r?.rps)),
+      ratio: median(reps.map((r, i) => (r && raw[i] ? r.rps / raw[i].rps : Number.NaN))),
+      p50: median(reps.map((r) => r?.p50)),
+      p99: median(reps.map((r) => r?.p99)),
+      bad: reps.reduce((a, r) => a + (r?.bad ?? 0) + (r?.errors ?? 0), 0),
+      reps: reps.map((r) => r?.rps),
+    };
+  }
+  return out;
+}
+
+function headerLines(head) {
+  return head
+    .split('\r\n')
+    .slice(1)
+    .filter((l) => l.length > 0)
+    .map((l) => {
+      const i = l.indexOf(':');
+      return { name: l.slice(0, i).toLowerCase(), line: l };
+    });
+}
+
+/**
+ * Bytes of a target's 304 beyond the raw reference's, and the allowance: a
+ * longer ETag (its opaque is the server's business) and required fields the
+ * reference did not send.
+ */
+export function wireCheck(raw, mine) {
+  const rawLines = headerLines(raw.head);
+  const myLines = headerLines(mine.head);
+  const rawNames = new Set(rawLines.map((h) => h.name));
+  let allowance = 0;
+  const etagLen = (ls) => ls.find((h) => h.name === 'etag')?.line.length ?? 0;
+  allowance += Math.max(0, etagLen(myLines) - etagLen(rawLines));
+  for (const h of myLines) {
+    if (REQUIRED_304.has(h.name) && !rawNames.has(h.name)) allowance += h.line.length + 2;
+  }
+  const forbidden = myLines.filter((h) => h.name === 'content-length' || h.name === 'content-type');
+  const extra = mine.bytes - raw.bytes;
+  return {
+    extra,
+    allowance,
+    forbidden: forbidden.map((h) => h.line),
+    pass: forbidden.length === 0 && extra <= allowance,
+  };
+}
+
+function computeGoals(results, summaries) {
+  const goals = [];
+  const sizes = results.config.sizes;
+  const present = IFMATCH.filter((t) => results.targets.some((x) => x.name === t));
+  const get = (size, path) => summaries.find((s) => s.size === size && s.path === path)?.sum ?? {};
+  const add = (goal, measured, pass) =>
+    goals.push({
+      goal,
+      measured,
+      result: pass === undefined ? 'NOT MEASURED' : pass ? 'PASS' : 'FAIL',
+    });
+  if (present.length === 0) {
+    add('all ifmatch goals', 'no ifmatch target ran (see Skipped)', undefined);
+  }
+  for (const t of present) {
+    const r304 = sizes.map((s) => [s, get(s, '304')[t]?.ratio]);
+    add(
+      `${t}: 304 path >= 0.7x raw at every size`,
+      r304.map(([s, r]) => `${SIZE_LABEL[s]} ${ratio(r)}`).join(', '),
+      r304.every(([, r]) => Number.isFinite(r)) ? r304.every(([, r]) => r >= 0.7) : undefined,
+    );
+    if (sizes.includes('1k') && sizes.includes('1m')) {
+      const a = get('1k', '304')[t]?.rps;
+      const b = get('1m', '304')[t]?.rps;
+      add(
+        `${t}: 304 req/s for 1 MB >= 0.9x that for 1 KB`,
+        `${fmt(b)} / ${fmt(a)} = ${ratio(b / a)}`,
+        Number.isFinite(a / b) ? b / a >= 0.9 : undefined,
+      );
+    }
+    const r200 = sizes.map((s) => [s, get(s, '200')[t]?.ratio]);
+    add(
+      `${t}: 200 path >= 0.6x raw at every size`,
+      r200.map(([s, r]) => `${SIZE_LABEL[s]} ${ratio(r)}`).join(', '),
+      r200.every(([, r]) => Number.isFinite(r)) ? r200.every(([, r]) => r >= 0.6) : undefined,
+    );
+    const behind = [];
+    let measured = true;
+    for (const s of sizes) {
+      const mine = get(s, '200')[t]?.rps;
+      if (!Number.isFinite(mine)) measured = false;
+      for (const f of FRAMEWORKS) {
+        const theirs = get(s, '200')[f]?.rps;
+        if (Number.isFinite(theirs) && !(mine > theirs))
+          behind.push(`${SIZE_LABEL[s]}: ${f} ${fmt(theirs)} >= ${fmt(mine)}`);
+      }
+    }
+    add(
+      `${t}: 200 path ahead of every framework target at every size`,
+      behind.length ? behind.join('; ') : 'ahead everywhere',
+      measured ? behind.length === 0 : undefined,
+    );
+    const wires = sizes.map((s) => [s, results.wire[t]?.[s], results.wire.raw?.[s]]);
+    const checks = wires.filter(([, m, r]) => m && r).map(([s, m, r]) => [s, wireCheck(r, m)]);
+    add(
+      `${t}: 304 on the wire <= raw 304 + required fields, no Content-Length/Content-Type`,
+      checks
+        .map(
+          ([s, c]) =>
+            `${SIZE_LABEL[s]}: +${c.extra} B (allowed +${c.allowance})${c.forbidden.length ? `, sends ${c.forbidden.join(', ')}` : ''}`,
+        )
+        .join('; ') || 'n/a',
+      checks.length === sizes.length ? checks.every(([, c]) => c.pass) : undefined,
+    );
+    const c1 = results.contention.find((c) => c.target === t && c.writers === 1);
+    const c16 = results.contention.find((c) => c.target === t && c.writers === 16);
+    const lost = results.contention
+      .filter((c) => c.target === t)
+      .reduce((a, c) => a + (c.lost ?? 0), 0);
+    const ok = c1?.commitsPerSecond !== undefined && c16?.commitsPerSecond !== undefined;
+    add(
+      `${t}: 16 writers >= 0.8x the committed updates/s of 1 writer, 0 lost`,
+      ok
+        ? `${fmt(c16.commitsPerSecond)} / ${fmt(c1.commitsPerSecond)} = ${ratio(c16.commitsPerSecond / c1.commitsPerSecond)}, lost ${lost}`
+        : 'not measured',
+      ok ? c16.commitsPerSecond / c1.commitsPerSecond >= 0.8 && lost === 0 : undefined,
+    );
+  }
+  const c = results.client;
+  add(
+    'client: a 304 answered from the cache costs no JSON parse',
+    c && !c.error
+      ? `${c.parses} JSON.parse calls over ${c.requests} revalidations (${c.notModified} answered 304 from cache)`
+      : (c?.error ?? 'not measured'),
+    c && !c.error ? c.parses === 0 && c.notModified === c.requests : undefined,
+  );
+  return goals;
+}
+
+export function writeReport(file, results) {
+  const { config, machine } = results;
+  const summaries = results.sections.map((s) => ({ ...s, sum: summarize(s) }));
+  const label = (name) => results.targets.find((t) => t.name === name)?.label ?? name;
+  const goals = computeGoals(results, summaries);
+  const L = [];
+  L.push('# Benchmark results', '');
+  L.push(
+    `Generated by \`npm run bench${config.quick ? ' -- --quick' : ''}\` (bench/run.mjs) on ${machine.date}. Do not edit by hand.`,
+  );
+  if (config.quick)
+    L.push('', '**Quick smoke run: one short repetition, numbers are indicative only.**');
+  L.push('');
+  L.push(
+    `Load: ${config.tool === 'wrk' ? `wrk -t${config.threads} -c${config.connections} -d${config.seconds}s --latency` : `autocannon -c ${config.connections} -d ${config.seconds}`} over loopback; ` +
+      `${config.reps} repetition(s), warm-up ${config.warmup} s per target and section; within a repetition the targets take turns ` +
+      '(order rotated each repetition). Every target is its own process and serves byte-identical documents (checked before loading). ' +
+      'Ratio = target req/s / raw reference req/s in the same repetition, median over repetitions; req/s, p50, p99 are medians too.',
+  );
+  L.push('', '## Machine', '');
+  L.push('| | |', '|---|---|');
+  L.push(
+    `| CPU | ${machine.cpu} |`,
+    `| cores | ${machine.cores} |`,
+    `| memory | ${machine.memoryGiB} GiB |`,
+  );
+  L.push(
+    `| OS | ${machine.os} |`,
+    `| Node.js | ${machine.node} |`,
+    `| load generator | ${config.tool === 'wrk' ? machine.wrk : `autocannon ${machine.versions.autocannon}`} |`,
+  );
+  L.push(
+    `| load average (1/5/15 min) at start | ${machine.loadStart.map((x) => x.toFixed(2)).join(' / ')} |`,
+  );
+  if (machine.loadEnd)
+    L.push(`| load average at end | ${machine.loadEnd.map((x) => x.toFixed(2)).join(' / ')} |`);
+  L.push(
+    `| peers | ${Object.entries(machine.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')} |`,
+  );
+  L.push(
+    `| documents | ${Object.entries(results.documents)
+      .map(([k, v]) => `${SIZE_LABEL[k]} = ${fmt(v)} bytes`)
+      .join(', ')} |`,
+  );
+
+  L.push('', '## Goals', '', '| goal | measured | result |', '|---|---|---|');
+  for (const g of goals) L.push(`| ${g.goal} | ${g.measured} | **${g.result}** |`);
+
+  L.push('', '## Ratio to the raw reference (median of per-repetition ratios)', '');
+  const cols = summaries.map((s) => `${SIZE_LABEL[s.size]} ${s.path === 'gzip' ? 'gzip' : s.path}`);
+  L.push(`| target | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---:').join('|')}|`);
+  const names = [...new Set(summaries.flatMap((s) => Object.keys(s.sum)))];
+  for (const n of names) {
+    L.push(
+      `| ${label(n)} | ${summaries.map((s) => (s.sum[n] ? ratio(s.sum[n].ratio) : '')).join(' | ')} |`,
+    );
+  }
+
+  for (const s of summaries) {
+    L.push('', `## ${SIZE_LABEL[s.size]}, ${PATH_LABEL[s.path]}`, '');
+    L.push(
+      '| target | req/s | ratio to raw | p50 ms | p99 ms | req/s per repetition | errors |',
+      '|---|---:|---:|---:|---:|---|---:|',
+    );
+    const rows = Object.entries(s.sum).sort((a, b) => b[1].rps - a[1].rps);
+    for (const [n, m] of rows) {
+      L.push(
+        `| ${label(n)} | ${fmt(m.rps)} | ${ratio(m.ratio)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ${m.reps.map((x) => fmt(x)).join(', ')} | ${m.bad} |`,
+      );
+    }
+    for (const [n, why] of Object.entries(s.excluded))
+      L.push(`| ${label(n)} | excluded: ${why} | | | | | |`);
+  }
+
+  L.push('', '## Bytes on the wire per 304', '');
+  L.push(
+    "One conditional GET over a raw socket; the whole response head (a 304 has no body). Connection/Keep-Alive are Node's own.",
+    '',
+  );
+  const wsizes = config.sizes;
+  L.push(
+    `| target | ${wsizes.map((s) => SIZE_LABEL[s]).join(' | ')} | header fields |`,
+    `|---|${wsizes.map(() => '---:').join('|')}|---|`,
+  );
+  for (const [n, w] of Object.entries(results.wire)) {
+    const any = Object.values(w)[0];
+    const fields = any
+      ? headerLines(any.head)
+          .map((h) => h.line.split(':')[0])
+          .join(', ')
+      : '';
+    L.push(
+      `| ${label(n)} | ${wsizes.map((s) => (w[s] ? fmt(w[s].bytes) : '')).join(' | ')} | ${fields} |`,
+    );
+  }
+
+  if (results.contention.length) {
+    L.push('', '## Contended writes', '');
+    L.push(
+      `Writers run @ifmatch/client's update() (If-Match, Prefer: return=representation, re-apply on 412, jittered backoff) on one document for ${config.contentionSeconds} s; ` +
+        'lost = acknowledged updates missing from the final document.',
+      '',
+    );
+    L.push(
+      '| backend | writers | committed updates/s | committed | 412s | gave up | lost |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const c of results.contention) {
+      if (c.error) L.push(`| ${label(c.target)} | ${c.writers} | error: ${c.error} | | | | |`);
+      else
+        L.push(
+          `| ${label(c.target)} | ${c.writers} | ${fmt(c.commitsPerSecond)} | ${c.committed} | ${c.conflicts} | ${c.gaveUp} | ${c.lost} |`,
+        );
+    }
+  }
+  if (results.client) {
+    const c = results.client;
+    L.push('', '## Client: revalidation from the cache', '');
+    if (c.error) L.push(`error: ${c.error}`);
+    else {
+      L.push(
+        `@ifmatch/client GET of the 1 MB document (${fmt(c.document)} bytes) against ifmatch on SQLite: ${c.requests} revalidations, ` +
+          `${c.notModified} answered 304 from the cache, ${c.parses} JSON.parse calls, ${fmt(c.msPer304, 3)} ms each; ` +
+          `the same client's 200 path (cache: 'reload', body transferred and parsed): ${fmt(c.msPer200, 3)} ms each (${c.reloads} requests).`,
+      );
+    }
+  }
+  if (results.skipped.length) {
+    L.push('', '## Skipped targets', '');
+    for (const s of results.skipped) L.push(`- ${s.label}: ${s.reason}`);
+  }
+  L.push('');
+  writeFileSync(file, L.join('\n'));
+}

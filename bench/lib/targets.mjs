@@ -1,0 +1,274 @@
+// The targets: each one a child process on its own port. Framework targets
+// serve /doc/{size}; ifmatch serves /api/bench/doc-{size} after the runner
+// PUTs the documents into it.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BENCH_DIR, SIZES, TMP_DIR } from './documents.mjs';
+import { get } from './probe.mjs';
+
+export const ROOT = join(BENCH_DIR, '..');
+export const IFMATCH_CLI = join(ROOT, 'packages/server/dist/cli/main.js');
+
+/** name, label, which paths it takes part in, how to start it. */
+export const TARGETS = [
+  {
+    name: 'raw',
+    label: 'raw node:http (reference)',
+    script: 'raw.mjs',
+    paths: ['200', '304', 'gzip'],
+  },
+  {
+    name: 'ifmatch-sqlite',
+    label: 'ifmatch, SQLite',
+    ifmatch: 'sqlite',
+    paths: ['200', '304', 'gzip'],
+  },
+  {
+    name: 'ifmatch-postgres',
+    label: 'ifmatch, PostgreSQL',
+    ifmatch: 'postgres',
+    paths: ['200', '304', 'gzip'],
+  },
+  {
+    name: 'fastify',
+    label: 'fastify + @fastify/etag',
+    script: 'fastify.mjs',
+    mode: 'typical',
+    paths: ['200', '304'],
+  },
+  {
+    name: 'express',
+    label: 'express 5 (res.json)',
+    script: 'express.mjs',
+    mode: 'typical',
+    paths: ['200', '304'],
+  },
+  {
+    name: 'hono',
+    label: 'hono + hono/etag',
+    script: 'hono.mjs',
+    mode: 'typical',
+    paths: ['200', '304'],
+  },
+  {
+    name: 'fastify-bytes',
+    label: 'fastify + @fastify/etag, stored bytes',
+    script: 'fastify.mjs',
+    mode: 'bytes',
+    paths: ['200', '304'],
+  },
+  {
+    name: 'express-bytes',
+    label: 'express 5, stored bytes',
+    script: 'express.mjs',
+    mode: 'bytes',
+    paths: ['200', '304'],
+  },
+  {
+    name: 'hono-bytes',
+    label: 'hono + hono/etag, stored bytes',
+    script: 'hono.mjs',
+    mode: 'bytes',
+    paths: ['200', '304'],
+  },
+  {
+    name: 'fastify-compress',
+    label: 'fastify + @fastify/compress, stored bytes',
+    script: 'fastify.mjs',
+    mode: 'compress',
+    paths: ['gzip'],
+  },
+  {
+    name: 'express-compress',
+    label: 'express 5 + compression, stored bytes',
+    script: 'express.mjs',
+    mode: 'compress',
+    paths: ['gzip'],
+  },
+  {
+    name: 'hono-compress',
+    label: 'hono + hono/compress, stored bytes',
+    script: 'hono.mjs',
+    mode: 'compress',
+    paths: ['gzip'],
+  },
+];
+
+export function urlPath(target, size) {
+  return target.ifmatch ? `/api/bench/doc-${size}` : `/doc/${size}`;
+}
+
+function waitForLine(child, pattern, ms, what) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(
+      () => reject(new Error(`${what}: not ready after ${ms} ms\n${out}`)),
+      ms,
+    );
+    child.stdout.on('data', (c) => {
+      out += c;
+      if (pattern.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what}: exited ${code} before ready\n${out}`));
+    });
+  });
+}
+
+async function waitForHttp(url, ms, child, what) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null)
+      throw new Error(`${what}: exited ${child.exitCode}\n${child.log()}`);
+    try {
+      const r = await get(url);
+      if (r.status < 500) return;
+      last = `status ${r.status}`;
+    } catch (e) {
+      last = e.message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what}: not ready after ${ms} ms (${last})\n${child.log()}`);
+}
+
+function spawnLogged(args, extraEnv = {}) {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_ENV: 'production', ...extraEnv },
+  });
+  let log = '';
+  const keep = (c) => {
+    log = (log + c).slice(-4000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  child.log = () => log;
+  return child;
+}
+
+/** PUTs one document; returns the ETag of the stored state. */
+async function putDocument(base, path, body) {
+  const res = await fetch(base + path, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  await res.arrayBuffer();
+  if (res.status !== 200 && res.status !== 201 && res.status !== 204) {
+    throw new Error(`PUT ${path}: ${res.status}`);
+  }
+  return res.headers.get('etag');
+}
+
+/**
+ * Starts one target. Returns { target, port, base, child, stop(), info } or
+ * throws with the reason it cannot run here (missing build, no PostgreSQL).
+ */
+export async function startTarget(target, port, docs, pg) {
+  if (!target.ifmatch) {
+    const child = spawnLogged([
+      join(BENCH_DIR, 'targets', target.script),
+      '--port',
+      String(port),
+      '--mode',
+      target.mode ?? '',
+    ]);
+    await waitForLine(child, /listening \d+/, 20000, target.name);
+    return {
+      target,
+      port,
+      base: `http://127.0.0.1:${port}`,
+      child,
+      stop: () => stopChild(child),
+      info: {},
+    };
+  }
+  if (!existsSync(IFMATCH_CLI))
+    throw new Error(`not built (${IFMATCH_CLI} missing: run npm run build)`);
+  let db;
+  let cleanup = async () => {};
+  if (target.ifmatch === 'sqlite') {
+    db = join(TMP_DIR, `ifmatch-bench-${process.pid}.db`);
+    for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
+    cleanup = async () => {
+      for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
+    };
+  } else {
+    if (!pg) throw new Error('PostgreSQL not reachable at 127.0.0.1:5432');
+    db = await pg.createDatabase();
+    cleanup = () => pg.dropDatabase();
+  }
+  const child = spawnLogged([IFMATCH_CLI, 'serve', '--port', String(port), '--db', db]);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${base}/healthz`, 30000, child, target.name);
+    const etags = {};
+    for (const size of Object.keys(SIZES))
+      etags[size] = await putDocument(base, urlPath(target, size), docs[size]);
+    return {
+      target,
+      port,
+      base,
+      child,
+      info: {
+        db:
+          target.ifmatch === 'sqlite' ? 'a temporary SQLite file' : db.replace(/\/\/[^@]*@/, '//'),
+        etags,
+      },
+      stop: async () => {
+        await stopChild(child);
+        await cleanup();
+      },
+    };
+  } catch (e) {
+    await stopChild(child);
+    await cleanup();
+    throw e;
+  }
+}
+
+export function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Versions of the peers, for the report. */
+export function versions() {
+  const out = {};
+  for (const name of [
+    'fastify',
+    '@fastify/etag',
+    '@fastify/compress',
+    'express',
+    'compression',
+    'hono',
+    '@hono/node-server',
+    'autocannon',
+    'better-sqlite3',
+    'pg',
+  ]) {
+    try {
+      out[name] = JSON.parse(
+        readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8'),
+      ).version;
+    } catch {
+      out[name] = 'not installed';
+    }
+  }
+  return out;
+}

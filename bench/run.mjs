@@ -1,0 +1,212 @@
+// `npm run bench [-- options]`: side-by-side HTTP benchmarks of ifmatch and its
+// peers. Every target runs in its own process; within each repetition all
+// targets take turns on the same section, so machine drift hits all alike;
+// ratios are taken against the raw reference of the same repetition.
+//
+// Options (env in brackets):
+//   --quick              smoke run: 1 repetition of 1 s, 1 s warm-up, short contention
+//   --reps N             repetitions (3) [BENCH_REPS]
+//   --duration S         seconds per load run (5) [BENCH_DURATION]
+//   --warmup S           seconds of warm-up per target and section (2) [BENCH_WARMUP]
+//   --connections N      (32)   --threads N (2)
+//   --targets a,b        only these targets (raw is always included)
+//   --sizes 1k,100k,1m   --paths 200,304,gzip
+//   --no-contention      skip the contended-writes benchmark
+//   --port-base P        first port (18700)
+//   --out FILE           report path (bench/RESULTS.md)
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runClientBench } from './lib/client-bench.mjs';
+import { runContention } from './lib/contention.mjs';
+import { BENCH_DIR, loadDocuments, SIZES, TMP_DIR, writeDocuments } from './lib/documents.mjs';
+import { findWrk, load } from './lib/load.mjs';
+import { machine } from './lib/machine.mjs';
+import { postgres } from './lib/postgres.mjs';
+import { verify, wire304 } from './lib/probe.mjs';
+import { writeReport } from './lib/report.mjs';
+import { startTarget, TARGETS, urlPath, versions } from './lib/targets.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    reps: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string', default: '32' },
+    threads: { type: 'string', default: '2' },
+    targets: { type: 'string' },
+    sizes: { type: 'string' },
+    paths: { type: 'string' },
+    'no-contention': { type: 'boolean', default: false },
+    'port-base': { type: 'string', default: '18700' },
+    out: { type: 'string', default: join(BENCH_DIR, 'RESULTS.md') },
+  },
+});
+
+const num = (flag, env, quick, full) =>
+  Number(flag ?? process.env[env] ?? (args.quick ? quick : full));
+const config = {
+  quick: args.quick,
+  reps: num(args.reps, 'BENCH_REPS', 1, 3),
+  seconds: num(args.duration, 'BENCH_DURATION', 1, 5),
+  warmup: num(args.warmup, 'BENCH_WARMUP', 1, 2),
+  connections: Number(args.connections),
+  threads: Number(args.threads),
+  sizes: args.sizes ? args.sizes.split(',') : Object.keys(SIZES),
+  paths: args.paths ? args.paths.split(',') : ['200', '304', 'gzip'],
+  contention: !args['no-contention'],
+  contentionSeconds: args.quick ? 2 : 5,
+  tool: findWrk() ? 'wrk' : 'autocannon',
+};
+
+// The sections: every size on the 200 and 304 paths, gzip 200 for the largest.
+const sections = [];
+for (const size of config.sizes) {
+  for (const path of ['200', '304']) if (config.paths.includes(path)) sections.push({ size, path });
+}
+if (config.paths.includes('gzip') && config.sizes.includes('1m'))
+  sections.push({ size: '1m', path: 'gzip' });
+
+const log = (...m) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...m);
+const running = [];
+let stopping = false;
+async function stopAll() {
+  if (stopping) return;
+  stopping = true;
+  await Promise.all(running.map((r) => r.stop().catch(() => {})));
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    stopAll().finally(() => process.exit(130));
+  });
+}
+
+async function main() {
+  writeDocuments();
+  const docs = loadDocuments();
+  const wanted = args.targets ? new Set(['raw', ...args.targets.split(',')]) : undefined;
+  const targets = TARGETS.filter((t) => !wanted || wanted.has(t.name));
+  const results = {
+    config,
+    machine: { ...machine(), versions: versions() },
+    documents: Object.fromEntries(Object.entries(docs).map(([k, v]) => [k, v.length])),
+    targets: [],
+    skipped: [],
+    sections: sections.map((s) => ({ ...s, entries: {}, excluded: {} })),
+    wire: {},
+    contention: [],
+    client: undefined,
+  };
+  log(
+    `load generator: ${config.tool}; ${config.reps} x ${config.seconds} s, warm-up ${config.warmup} s`,
+  );
+
+  const pg = await postgres();
+  let port = Number(args['port-base']);
+  for (const target of targets) {
+    try {
+      const r = await startTarget(target, port++, docs, pg);
+      running.push(r);
+      results.targets.push({ name: target.name, label: target.label, port: r.port, ...r.info });
+      log(`started ${target.name} on ${r.port}`);
+    } catch (e) {
+      results.skipped.push({
+        name: target.name,
+        label: target.label,
+        reason: e.message.split('\n')[0],
+      });
+      log(`skipped ${target.name}: ${e.message}`);
+    }
+  }
+  if (!running.some((r) => r.target.name === 'raw'))
+    throw new Error('the raw reference did not start');
+
+  // Verify every (section, target) pair, and keep the ETag for the 304 path.
+  const plan = [];
+  for (const section of results.sections) {
+    for (const r of running) {
+      if (!r.target.paths.includes(section.path)) continue;
+      const url = r.base + urlPath(r.target, section.size);
+      try {
+        const etag = await verify(url, docs[section.size], section.path);
+        const headers = {};
+        if (section.path === '304') headers['If-None-Match'] = etag;
+        if (section.path === 'gzip') headers['Accept-Encoding'] = 'gzip';
+        plan.push({ section, r, url, headers });
+        section.entries[r.target.name] = { reps: [] };
+        if (section.path === '304') {
+          const w = await wire304('127.0.0.1', r.port, urlPath(r.target, section.size), etag);
+          results.wire[r.target.name] ??= {};
+          results.wire[r.target.name][section.size] = w;
+        }
+      } catch (e) {
+        section.excluded[r.target.name] = e.message;
+        log(`excluded ${r.target.name} from ${section.size}/${section.path}: ${e.message}`);
+      }
+    }
+  }
+
+  const opts = (p, seconds) => ({
+    url: p.url,
+    headers: p.headers,
+    seconds,
+    connections: config.connections,
+    threads: config.threads,
+  });
+  log(`warm-up: ${plan.length} runs`);
+  for (const p of plan) await load(config.tool, opts(p, config.warmup));
+
+  for (let rep = 0; rep < config.reps; rep++) {
+    for (const section of results.sections) {
+      const turn = plan.filter((p) => p.section === section);
+      // Rotate the order each repetition so no target always runs first or last.
+      const order = turn.map((_, i) => turn[(i + rep) % turn.length]);
+      for (const p of order) {
+        const m = await load(config.tool, opts(p, config.seconds));
+        section.entries[p.r.target.name].reps[rep] = m;
+        log(
+          `rep ${rep + 1}/${config.reps} ${section.size}/${section.path} ${p.r.target.name}: ${Math.round(m.rps)} req/s`,
+        );
+      }
+    }
+    writeFileSync(join(TMP_DIR, 'results.json'), JSON.stringify(results, null, 2));
+  }
+
+  if (config.contention) {
+    for (const r of running.filter((x) => x.target.ifmatch)) {
+      for (const writers of [1, 4, 16]) {
+        try {
+          const c = await runContention(r.base, writers, config.contentionSeconds);
+          results.contention.push({ target: r.target.name, writers, ...c });
+          log(
+            `contention ${r.target.name} x${writers}: ${Math.round(c.commitsPerSecond)} commits/s, ${c.conflicts} 412s, lost ${c.lost}`,
+          );
+        } catch (e) {
+          results.contention.push({ target: r.target.name, writers, error: e.message });
+          log(`contention ${r.target.name} x${writers} failed: ${e.message}`);
+        }
+      }
+    }
+    const sqlite = running.find((x) => x.target.name === 'ifmatch-sqlite');
+    if (sqlite) {
+      try {
+        results.client = await runClientBench(sqlite.base, config.quick ? 200 : 2000);
+      } catch (e) {
+        results.client = { error: e.message };
+      }
+    }
+  }
+
+  results.machine.loadEnd = (await import('node:os')).loadavg();
+  writeFileSync(join(TMP_DIR, 'results.json'), JSON.stringify(results, null, 2));
+  writeReport(args.out, results);
+  log(`wrote ${args.out}`);
+}
+
+main()
+  .catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  .finally(stopAll);
