@@ -226,7 +226,7 @@ export function adapterSuite(name: string, start: StartApp): void {
         app.url,
         method,
         '/doc/a',
-        [...lines, 'Content-Type: application/json'],
+        method === 'PUT' ? [...lines, 'Content-Type: application/json'] : lines,
         method === 'PUT' ? '{"n":2}' : '',
       );
       const problem = expectProblem(r, 412);
@@ -302,7 +302,7 @@ export function adapterSuite(name: string, start: StartApp): void {
           strictApp.url,
           method,
           '/doc/a',
-          ['Content-Type: application/json'],
+          method === 'PUT' ? ['Content-Type: application/json'] : [],
           method === 'PUT' ? '{"n":2}' : '',
         );
         expectProblem(r, 428);
