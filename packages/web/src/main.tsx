@@ -1,0 +1,23 @@
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './App.js';
+import { createDocumentApi, IfMatchProvider, RequestStats } from './query/index.js';
+import './styles.css';
+
+const stats = new RequestStats();
+const api = createDocumentApi({ stats });
+const queryClient = new QueryClient();
+
+const root = document.getElementById('root');
+if (root) {
+  createRoot(root).render(
+    <StrictMode>
+      <QueryClientProvider client={queryClient}>
+        <IfMatchProvider api={api} stats={stats}>
+          <App />
+        </IfMatchProvider>
+      </QueryClientProvider>
+    </StrictMode>,
+  );
+}
