@@ -5,6 +5,7 @@
 // Elsewhere the suites skip with a message saying how to enable them.
 
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { describe, it } from 'vitest';
 
@@ -100,4 +101,69 @@ export function terminateBackends(database: string): Promise<number> {
     );
     return Number(rows[0]?.n ?? 0);
   });
+}
+
+/**
+ * A TCP relay in front of PostgreSQL: stop() makes the database vanish for
+ * whoever connects through it (refused connections, open ones cut), start()
+ * brings it back on the same port. A real outage without stopping the shared
+ * PostgreSQL server.
+ */
+export interface Outage {
+  port: number;
+  url(database: string): string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function relayToPostgres(): Promise<Outage> {
+  const target = new URL(ADMIN_URL);
+  const targetPort = Number(target.port || 5432);
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      const s = createServer((inbound) => {
+        const outbound = connect(targetPort, target.hostname);
+        for (const sock of [inbound, outbound]) {
+          sockets.add(sock);
+          sock.on('close', () => sockets.delete(sock));
+          sock.on('error', () => {
+            inbound.destroy();
+            outbound.destroy();
+          });
+        }
+        inbound.pipe(outbound).pipe(inbound);
+      });
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => {
+        port = (s.address() as AddressInfo).port;
+        server = s;
+        resolve();
+      });
+    });
+  const stop = async () => {
+    const s = server;
+    server = undefined;
+    for (const sock of sockets) sock.destroy();
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  };
+  await listen();
+  return {
+    get port() {
+      return port;
+    },
+    url(database: string) {
+      const u = new URL(ADMIN_URL);
+      u.hostname = '127.0.0.1';
+      u.port = String(port);
+      u.pathname = `/${database}`;
+      return u.toString();
+    },
+    stop,
+    start: listen,
+    close: stop,
+  };
 }
