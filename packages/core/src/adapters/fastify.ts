@@ -2,9 +2,8 @@
 //  - validator-first: a route's `config.validators` is evaluated in preHandler,
 //    i.e. after body parsing and schema validation, so 400/415 beat 412 (13.2.1);
 //  - body-hash (`bodyHash: true`): an onSend hook hashes string/Buffer payloads.
-// 304s lose the Content-Length Fastify would add (see dropLengthOn304).
+// 304s lose the Content-Length Fastify would add (see guardNotModified).
 
-import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { conditionalHeaders } from '../index.js';
 import {
@@ -20,6 +19,7 @@ import {
   toWebHeaders,
   type ValidatorsFn,
 } from './common.js';
+import { guardNotModified } from './node.js';
 
 export type { IfMatchState, PreconditionOptions, ValidatorsFn } from './common.js';
 
@@ -47,27 +47,6 @@ function conditionals(request: FastifyRequest) {
   return conditionalHeaders(request.raw.headersDistinct);
 }
 
-/**
- * Fastify's HEAD routes add Content-Length (0 or the GET body's size) in an
- * onSend that runs after ours, and a string payload gets one too; a 304 must not
- * carry it (RFC 9110 15.4.5, 8.6). Strip it at the last moment, for this reply only.
- */
-function dropLengthOn304(reply: FastifyReply): void {
-  const res = reply.raw;
-  const writeHead = res.writeHead;
-  res.writeHead = function writeHeadWithout(this: ServerResponse, ...args: unknown[]) {
-    if (args[0] === 304) {
-      res.removeHeader('content-length');
-      for (const arg of args.slice(1)) {
-        if (typeof arg === 'object' && arg !== null && !Array.isArray(arg)) {
-          delete (arg as Record<string, unknown>)['content-length'];
-        }
-      }
-    }
-    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-  } as ServerResponse['writeHead'];
-}
-
 /** Send a decision's answer through `reply`; true = answered. */
 function answer(reply: FastifyReply, decision: Decision): boolean {
   switch (decision.action) {
@@ -84,7 +63,9 @@ function answer(reply: FastifyReply, decision: Decision): boolean {
       for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
       reply.headers(toNodeHeaders(headers));
       reply.code(304);
-      dropLengthOn304(reply);
+      // Fastify's HEAD routes add Content-Length (0 or the GET body's size) in an
+      // onSend that runs after ours; a 304 must not carry it (RFC 9110 15.4.5).
+      guardNotModified(reply.raw);
       return true;
     }
     case 'problem':

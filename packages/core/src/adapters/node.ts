@@ -1,6 +1,6 @@
 // node:http adapter. Reads `req.headersDistinct` so repeated If-Match lines stay
 // a list and a duplicated date line is seen as invalid (RFC 9110 5.3).
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { conditionalHeaders, type Validators } from '../index.js';
 import {
   type Decision,
@@ -17,6 +17,45 @@ import {
 } from './common.js';
 
 export type { IfMatchState, PreconditionOptions, ValidatorsFn } from './common.js';
+
+// Fields that describe a body; a 304 has none (RFC 9110 15.4.5, 8.6).
+const BODY_FIELDS = ['content-type', 'content-length', 'transfer-encoding'];
+
+/**
+ * Make `res` drop body-describing fields if it is written as a 304, whoever adds
+ * them late (Fastify's HEAD routes add Content-Length, @hono/node-server adds a
+ * default Content-Type to every response).
+ */
+export function guardNotModified(res: ServerResponse): void {
+  const writeHead = res.writeHead;
+  res.writeHead = function writeHeadGuarded(this: ServerResponse, ...args: unknown[]) {
+    if (args[0] === 304) {
+      for (const name of BODY_FIELDS) res.removeHeader(name);
+      for (const arg of args.slice(1)) {
+        if (typeof arg !== 'object' || arg === null || Array.isArray(arg)) continue;
+        const record = arg as Record<string, unknown>;
+        for (const key of Object.keys(record)) {
+          if (BODY_FIELDS.includes(key.toLowerCase())) delete record[key];
+        }
+      }
+    }
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['writeHead'];
+}
+
+/**
+ * A ServerResponse with guardNotModified applied, for servers that add headers
+ * after the app answered, e.g. `serve({ fetch, serverOptions: { ServerResponse:
+ * BareNotModifiedResponse } })` with @hono/node-server.
+ */
+export class BareNotModifiedResponse<
+  Request extends IncomingMessage = IncomingMessage,
+> extends ServerResponse<Request> {
+  constructor(...args: ConstructorParameters<typeof ServerResponse<Request>>) {
+    super(...args);
+    guardNotModified(this);
+  }
+}
 
 function requestConditionals(req: IncomingMessage) {
   return conditionalHeaders(req.headersDistinct);
