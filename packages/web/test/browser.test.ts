@@ -1,0 +1,267 @@
+// The web app in real Chromium against the real server over loopback.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  browserAvailable,
+  collectErrors,
+  editorText,
+  getJson,
+  launchBrowser,
+  newPage,
+  putJson,
+  type RunningServer,
+  SCREENSHOTS,
+  setEditorText,
+  startServer,
+} from './harness.js';
+
+const run = browserAvailable();
+
+describe.skipIf(!run)('web app in Chromium', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  const coll = `web${Date.now().toString(36)}`;
+  const api = (id: string) => `${server.url}/api/${coll}/${id}`;
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  /** Open a document with revalidation off (0) unless asked; wait until it is shown. */
+  async function openDoc(page: Page, id: string, interval = 0) {
+    await page.goto(`${server.url}/?interval=${interval}#/c/${coll}/${id}`);
+    await expect.poll(() => page.getByTestId('etag').textContent()).toMatch(/^"/);
+  }
+
+  const notice = (page: Page) => page.getByTestId('notice');
+
+  it('two tabs: A saves, B gets the conflict view, merges by hand, saves; both edits stored', async () => {
+    const created = await putJson(
+      api('shared'),
+      { title: 'Plan', owner: 'ann', count: 1 },
+      {
+        'if-none-match': '*',
+      },
+    );
+    expect(created.status).toBe(201);
+
+    const a = await newPage(browser);
+    const b = await newPage(browser);
+    const errorsA = collectErrors(a.page);
+    const errorsB = collectErrors(b.page, [412]);
+    try {
+      await openDoc(a.page, 'shared');
+      await openDoc(b.page, 'shared');
+      const etagBefore = await a.page.getByTestId('etag').textContent();
+      expect(await b.page.getByTestId('etag').textContent()).toBe(etagBefore);
+      expect(JSON.parse(await editorText(a.page))).toEqual({
+        title: 'Plan',
+        owner: 'ann',
+        count: 1,
+      });
+      await a.page.screenshot({ path: join(SCREENSHOTS, 'editor.png') });
+
+      // B starts editing a different field before A saves.
+      await setEditorText(
+        b.page,
+        JSON.stringify({ title: 'Plan', owner: 'bob', count: 1 }, null, 2),
+      );
+      await expect.poll(() => b.page.getByTestId('dirty').textContent()).toBe('edited (not saved)');
+
+      // A edits `title` and saves (Ctrl+S from the editor: the keyboard path).
+      await setEditorText(
+        a.page,
+        JSON.stringify({ title: 'Plan v2', owner: 'ann', count: 1 }, null, 2),
+      );
+      await a.page.keyboard.press('Control+s');
+      await expect.poll(() => notice(a.page).textContent()).toMatch(/^Saved\. New ETag "/);
+      const etagA = await a.page.getByTestId('etag').textContent();
+      expect(etagA).not.toBe(etagBefore);
+
+      // B saves with its stale ETag: 412, the conflict view opens, nothing overwritten.
+      await b.page.getByRole('button', { name: 'Save', exact: true }).click();
+      const conflict = b.page.getByTestId('conflict-view');
+      await conflict.waitFor();
+      expect(await b.page.getByTestId('paths-mine').textContent()).toContain('/owner');
+      expect(await b.page.getByTestId('paths-theirs').textContent()).toContain('/title');
+      expect(await b.page.getByTestId('paths-both').count()).toBe(0);
+      expect(
+        await b.page.locator('[data-testid="pane-theirs"] .line.changed').allInnerTexts(),
+      ).toEqual([expect.stringContaining('"title": "Plan v2"')]);
+      expect(
+        await b.page.locator('[data-testid="pane-mine"] .line.changed').allInnerTexts(),
+      ).toEqual([expect.stringContaining('"owner": "bob"')]);
+      expect((await getJson(api('shared'))).value).toEqual({
+        title: 'Plan v2',
+        owner: 'ann',
+        count: 1,
+      });
+      await b.page.screenshot({ path: join(SCREENSHOTS, 'conflict.png'), fullPage: true });
+
+      // Merge by hand: the editor starts from both sides' changes; B also bumps count.
+      await b.page.getByRole('button', { name: 'Merge by hand' }).click();
+      const merged = JSON.parse(await editorText(b.page));
+      expect(merged).toEqual({ title: 'Plan v2', owner: 'bob', count: 1 });
+      await setEditorText(b.page, JSON.stringify({ ...merged, count: 2 }, null, 2));
+      await b.page.getByRole('button', { name: 'Save', exact: true }).click();
+      await expect.poll(() => notice(b.page).textContent()).toMatch(/^Saved\./);
+      expect(await b.page.getByTestId('conflict-view').count()).toBe(0);
+
+      const stored = await getJson(api('shared'));
+      expect(stored.value).toEqual({ title: 'Plan v2', owner: 'bob', count: 2 });
+      expect(await b.page.getByTestId('etag').textContent()).toBe(stored.etag);
+
+      // A has no local edits: the revalidation on focus brings B's merge in place.
+      await a.page.bringToFront();
+      await a.page.evaluate(() => window.dispatchEvent(new Event('visibilitychange')));
+      await expect
+        .poll(async () => JSON.parse(await editorText(a.page)), { timeout: 10_000 })
+        .toEqual({ title: 'Plan v2', owner: 'bob', count: 2 });
+      expect(errorsA).toEqual([]);
+      expect(errorsB).toEqual([]);
+    } finally {
+      await a.context.close();
+      await b.context.close();
+    }
+  });
+
+  it('revalidation shows 304s and the bytes they saved; a change elsewhere updates in place', async () => {
+    const body = { note: 'x'.repeat(2000) };
+    expect((await putJson(api('fresh'), body)).status).toBe(201);
+    const { context, page } = await newPage(browser);
+    const errors = collectErrors(page);
+    try {
+      await openDoc(page, 'fresh', 1);
+      await expect
+        .poll(async () => Number(await page.getByTestId('stat-304').textContent()), {
+          timeout: 10_000,
+        })
+        .toBeGreaterThanOrEqual(1);
+      const savedTitle = await page.getByTestId('stat-saved').getAttribute('title');
+      const saved = Number(/^(\d+)/.exec(savedTitle ?? '')?.[1]);
+      expect(saved).toBeGreaterThanOrEqual(JSON.stringify(body).length);
+      await page.getByText('Recent requests').click();
+      expect(await page.locator('.log li.hit').count()).toBeGreaterThan(0);
+      expect(await page.getByTestId('last-check').textContent()).toMatch(/304|checking/);
+
+      // Changed elsewhere, no local edits: the editor follows.
+      const etag = (await getJson(api('fresh'))).etag!;
+      expect((await putJson(api('fresh'), { note: 'changed' }, { 'if-match': etag })).status).toBe(
+        200,
+      );
+      await expect
+        .poll(async () => JSON.parse(await editorText(page)), { timeout: 10_000 })
+        .toEqual({ note: 'changed' });
+      await page.getByTestId('updated-in-place').waitFor();
+
+      // With local edits: a banner instead, the text is kept.
+      await setEditorText(page, '{"note": "mine"}');
+      const etag2 = (await getJson(api('fresh'))).etag!;
+      expect((await putJson(api('fresh'), { note: 'theirs' }, { 'if-match': etag2 })).status).toBe(
+        200,
+      );
+      await page.getByTestId('changed-elsewhere').waitFor({ timeout: 10_000 });
+      expect(JSON.parse(await editorText(page))).toEqual({ note: 'mine' });
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('create-only refuses an existing id and overwrites nothing', async () => {
+    expect((await putJson(api('taken'), { keep: true })).status).toBe(201);
+    const { context, page } = await newPage(browser);
+    const errors = collectErrors(page, [412]);
+    try {
+      await page.goto(`${server.url}/?interval=0#/c/${coll}`);
+      await page.getByRole('link', { name: 'taken' }).waitFor();
+      await page.getByLabel('Document id').fill('taken');
+      await setEditorText(page, '{"keep": false}', 'new-editor');
+      await page.getByRole('button', { name: 'Create (only if new)' }).click();
+      await expect
+        .poll(() => page.getByTestId('create-message').textContent())
+        .toContain('“taken” already exists');
+      expect((await getJson(api('taken'))).value).toEqual({ keep: true });
+
+      // A new id is created and opened.
+      await page.getByLabel('Document id').fill('brand-new');
+      await page.getByRole('button', { name: 'Create (only if new)' }).click();
+      await expect.poll(() => page.getByTestId('etag').textContent()).toMatch(/^"/);
+      expect((await getJson(api('brand-new'))).value).toEqual({ keep: false });
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('delete with a stale ETag is refused; with the current one it deletes (keyboard confirm)', async () => {
+    expect((await putJson(api('victim'), { v: 1 })).status).toBe(201);
+    const { context, page } = await newPage(browser);
+    const errors = collectErrors(page, [412]);
+    try {
+      await openDoc(page, 'victim');
+      const stale = await page.getByTestId('etag').textContent();
+      const now = (await getJson(api('victim'))).etag!;
+      expect((await putJson(api('victim'), { v: 2 }, { 'if-match': now })).status).toBe(200);
+
+      await page.getByRole('button', { name: 'Delete…' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      await dialog.getByRole('button', { name: 'Delete' }).click();
+      await expect.poll(() => notice(page).textContent()).toContain('Not deleted');
+      expect(await notice(page).textContent()).toContain(stale!);
+      expect((await getJson(api('victim'))).value).toEqual({ v: 2 });
+
+      // The refusal re-reads; with the current ETag the delete goes through, by keyboard.
+      await expect.poll(async () => JSON.parse(await editorText(page))).toEqual({ v: 2 });
+      await page.getByRole('button', { name: 'Delete…' }).focus();
+      await page.keyboard.press('Enter');
+      await dialog.waitFor();
+      await page.keyboard.press('Tab'); // Cancel has focus first; Tab to Delete
+      await page.keyboard.press('Enter');
+      await page.waitForURL(new RegExp(`#/c/${coll}$`));
+      expect((await getJson(api('victim'))).status).toBe(404);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('invalid JSON cannot be saved; the page fits a phone screen', async () => {
+    expect((await putJson(api('phone'), { a: 1 })).status).toBe(201);
+    const { context, page } = await newPage(browser, { width: 390, height: 844 });
+    const errors = collectErrors(page);
+    try {
+      await openDoc(page, 'phone');
+      await setEditorText(page, '{"a": 1,');
+      await page.getByTestId('json-error').waitFor();
+      expect(await page.getByRole('button', { name: 'Save', exact: true }).isDisabled()).toBe(true);
+      await page.keyboard.press('Control+s'); // refused too
+      expect((await getJson(api('phone'))).value).toEqual({ a: 1 });
+      const overflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
+      expect(overflow).toBeLessThanOrEqual(0);
+      // Every form control has an accessible name.
+      const unnamed = await page.evaluate(
+        () =>
+          [...document.querySelectorAll('input, button')].filter((el) => {
+            const e = el as HTMLInputElement;
+            return !(e.labels?.length || e.getAttribute('aria-label') || e.textContent?.trim());
+          }).length,
+      );
+      expect(unnamed).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
