@@ -51,6 +51,14 @@ describe('hashBytes', () => {
     expect(seen.size).toBe(67 * 8 + 1);
   });
 
+  it('hashes a view by its bytes, whatever its offset in the buffer', () => {
+    const backing = new Uint8Array(64).map((_, i) => i);
+    for (let offset = 0; offset < 5; offset++) {
+      const view = backing.subarray(offset, offset + 37);
+      expect(hashBytes(view)).toBe(hashBytes(view.slice()));
+    }
+  });
+
   it('has no collisions among 100k short distinct strings', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 100_000; i++) seen.add(hashBytes(`doc-${i}`));
