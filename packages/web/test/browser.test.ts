@@ -253,7 +253,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
       // Every form control has an accessible name.
       const unnamed = await page.evaluate(
         () =>
-          [...document.querySelectorAll('input, button')].filter((el) => {
+          Array.from(document.querySelectorAll('input, button')).filter((el) => {
             const e = el as HTMLInputElement;
             return !(e.labels?.length || e.getAttribute('aria-label') || e.textContent?.trim());
           }).length,
