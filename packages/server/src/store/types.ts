@@ -13,6 +13,11 @@ export interface StoredValidators {
   etag: string;
   /** Write time, epoch milliseconds (the wire rounds down to seconds). */
   lastModified: number;
+  /**
+   * Byte length of the stored body, when the store can tell without reading
+   * it (optional; used for metrics of bytes a 304 did not send).
+   */
+  size?: number;
 }
 
 export interface StoredDocument extends StoredValidators {
@@ -47,6 +52,12 @@ export interface ListPage {
   items: ListItem[];
   /** The id to pass as `after` for the next page, or null at the end. */
   next: string | null;
+  /**
+   * Optional: the collection's validators read in the same snapshot as the
+   * items, so the listing's ETag names exactly these bytes even when a write
+   * lands between the conditional check and the read.
+   */
+  validators?: StoredValidators;
 }
 
 export interface DocumentStore {

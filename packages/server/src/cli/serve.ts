@@ -1,0 +1,150 @@
+import { parseArgs } from 'node:util';
+import { buildApp, DEFAULT_BODY_LIMIT } from '../http/app.js';
+import { parseCorsOrigins } from '../http/cors.js';
+import { describeDb, openStore } from '../store/open.js';
+import type { DocumentStore } from '../store/types.js';
+
+export const SERVE_USAGE = `Usage: ifmatch serve [options]
+
+Serves versioned JSON documents at /api/{collection}/{id} with ETags, 304 Not
+Modified and 412 Precondition Failed (see /openapi.json), plus /healthz,
+/metrics and the web app at /.
+
+Options:
+  --port N            TCP port (env PORT; default 8080; 0 = any free port)
+  --host H            interface to listen on (env HOST; default 127.0.0.1;
+                      0.0.0.0 for all interfaces)
+  --db PATH|:memory:|postgres://USER@HOST/DB
+                      storage (env DATABASE_URL; default ./data/ifmatch.db,
+                      created if missing). A file path or :memory: is SQLite;
+                      a postgres:// URL is PostgreSQL (several server
+                      instances may share one database).
+  --strict            answer 428 to PUT, PATCH and DELETE that carry neither
+                      If-Match nor If-None-Match
+  --body-limit BYTES  largest request body (default ${DEFAULT_BODY_LIMIT} = 1 MiB;
+                      suffixes k and m for KiB and MiB); larger is 413
+  --cors ORIGINS      allow browsers on these origins (comma-separated, or *)
+                      to call the API and read ETag, Location, ...
+  --log-level LEVEL   fatal, error, warn, info (default), debug, trace, silent;
+                      JSON log lines on stderr, each with the request id
+  -h, --help          this text
+
+SIGINT/SIGTERM: stop accepting, finish in-flight requests, close the
+database, exit 0.
+`;
+
+class UsageError extends Error {}
+
+function parseBodyLimit(text: string): number {
+  const m = /^(\d+)\s*(k|kb|kib|m|mb|mib)?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`--body-limit: ${JSON.stringify(text)} is not a byte count`);
+  const unit = (m[2] ?? '').toLowerCase();
+  const n = Number(m[1]) * (unit.startsWith('m') ? 1024 * 1024 : unit.startsWith('k') ? 1024 : 1);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new UsageError('--body-limit must be at least 1 byte');
+  return n;
+}
+
+function parsePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+    throw new UsageError(`--port: ${JSON.stringify(text)} is not a port number (0-65535)`);
+  }
+  return Number(text);
+}
+
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Runs the server until a signal; resolves with the exit code. */
+export async function runServe(argv: string[]): Promise<number> {
+  let store: DocumentStore | undefined;
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        db: { type: 'string' },
+        strict: { type: 'boolean', default: false },
+        'body-limit': { type: 'string' },
+        cors: { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.help) {
+      process.stdout.write(SERVE_USAGE);
+      return 0;
+    }
+    const port = parsePort(values.port ?? process.env.PORT ?? '8080');
+    const host = values.host ?? process.env.HOST ?? '127.0.0.1';
+    const db = values.db ?? process.env.DATABASE_URL ?? './data/ifmatch.db';
+    const bodyLimit =
+      values['body-limit'] === undefined
+        ? DEFAULT_BODY_LIMIT
+        : parseBodyLimit(values['body-limit']);
+    const cors = values.cors === undefined ? undefined : parseCorsOrigins(values.cors);
+    const level = values['log-level'] ?? 'info';
+    if (!LEVELS.has(level))
+      throw new UsageError(`--log-level: unknown level ${JSON.stringify(level)}`);
+
+    store = await openStore(db);
+    const app = await buildApp({
+      store,
+      strict: values.strict,
+      bodyLimit,
+      logger: { level, stream: process.stderr },
+      ...(cors ? { cors } : {}),
+    });
+    await app.listen({ port, host });
+    const address = app.server.address();
+    const realPort = typeof address === 'object' && address ? address.port : port;
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    process.stdout.write(
+      `ifmatch listening on http://${shownHost}:${realPort} (${describeDb(db)}${values.strict ? ', strict' : ''})\n`,
+    );
+
+    const opened = store;
+    return await new Promise<number>((resolve) => {
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          // A second signal: the user wants out now.
+          process.stderr.write(`ifmatch: ${signal} again, exiting without waiting\n`);
+          process.exit(1);
+        }
+        stopping = true;
+        app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+        app
+          .close()
+          .then(() => opened.close())
+          .then(
+            () => resolve(0),
+            (error: unknown) => {
+              process.stderr.write(`ifmatch: shutdown failed: ${(error as Error).message}\n`);
+              resolve(1);
+            },
+          );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  } catch (error) {
+    await store?.close().catch(() => {});
+    const message = error instanceof Error ? error.message : String(error);
+    const code = (error as { code?: string }).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      process.stderr.write(`ifmatch: cannot listen: ${message.split('\n')[0]}\n`);
+      return 1;
+    }
+    if (code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(
+        `ifmatch serve: ${message.split('\n')[0]}\nRun "ifmatch serve --help".\n`,
+      );
+      return 2;
+    }
+    process.stderr.write(`ifmatch: ${message.split('\n')[0]}\n`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}

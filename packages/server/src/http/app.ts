@@ -1,0 +1,274 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { ifmatch } from '@ifmatch/core/fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
+import type { DocumentStore } from '../store/types.js';
+import { StoreUnavailableError } from '../store/types.js';
+import type { RouteContext } from './context.js';
+import { installCors } from './cors.js';
+import { healthRoutes } from './health.js';
+import { isValidSegment } from './ids.js';
+import { Metrics } from './metrics.js';
+import { openApiRoute, registerOpenApi } from './openapi.js';
+import { problem, sendProblem } from './problem.js';
+import { BodyCache } from './representation.js';
+import { COLLECTION_METHODS, collectionRoutes } from './routes/collections.js';
+import { ACCEPT_PATCH, DOCUMENT_METHODS, documentRoutes } from './routes/documents.js';
+import { DEFAULT_WEB_DIST, staticRoutes } from './static.js';
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export interface AppOptions {
+  store: DocumentStore;
+  /** 428 for PUT/PATCH/DELETE without If-Match or If-None-Match. */
+  strict?: boolean;
+  /** Largest accepted request body in bytes (default 1 MiB). */
+  bodyLimit?: number;
+  /** Fastify logger option: false (default), true, or pino options. */
+  logger?: FastifyServerOptions['logger'];
+  /** Origins allowed by CORS (`*` = any); undefined = CORS off. */
+  cors?: readonly string[];
+  /** Bytes of stored bodies kept in memory by ETag (default 64 MiB, 0 = off). */
+  cacheBytes?: number;
+  /** Folder of the built web app (default packages/web/dist). */
+  webDist?: string;
+  /** Process-level metrics (CPU, memory, event loop) in /metrics (default true). */
+  defaultMetrics?: boolean;
+}
+
+// Server timeouts (documented in docs/DECISIONS.md):
+// - headers within 30 s (slow-loris), whole request within 120 s (a 1 MiB body
+//   on a slow link), keep-alive 72 s (longer than common proxies' 60 s idle
+//   timeout, so the proxy, not us, closes idle connections first).
+export const TIMEOUTS = {
+  headersTimeout: 30_000,
+  requestTimeout: 120_000,
+  keepAliveTimeout: 72_000,
+};
+
+const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** Honors a sane incoming X-Request-Id (for tracing across hops), else a fresh UUID. */
+function genReqId(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/** The resources the server knows, for 405 + Allow and 400 on bad ids. */
+function classifyPath(url: string): { allow: string; segments: string[] } | undefined {
+  const path = url.split('?')[0] ?? '';
+  let m = /^\/api\/([^/]+)\/([^/]+)\/?$/.exec(path);
+  if (m) return { allow: [...DOCUMENT_METHODS, 'OPTIONS'].join(', '), segments: [m[1]!, m[2]!] };
+  m = /^\/api\/([^/]+)\/?$/.exec(path);
+  if (m) return { allow: [...COLLECTION_METHODS, 'OPTIONS'].join(', '), segments: [m[1]!] };
+  if (path === '/healthz' || path === '/metrics' || path === '/openapi.json') {
+    return { allow: 'GET, HEAD, OPTIONS', segments: [] };
+  }
+  return undefined;
+}
+
+function safeDecode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Answers 413 only after the rest of the body has been read and discarded:
+ * a reply written while the client is still sending makes Node reset the
+ * connection, and the client then never sees the 413 (DEVELOPERS.md).
+ */
+async function drainRequest(request: FastifyRequest, maxBytes: number): Promise<void> {
+  const raw = request.raw;
+  if (raw.complete || raw.destroyed) return;
+  await new Promise<void>((resolve) => {
+    let seen = 0;
+    const done = () => {
+      raw.off('data', onData);
+      raw.off('end', done);
+      raw.off('close', done);
+      raw.off('error', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      // Past this the client is not sending a document: stop listening.
+      if (seen > maxBytes) {
+        raw.destroy();
+        done();
+      }
+    };
+    raw.on('data', onData);
+    raw.on('end', done);
+    raw.on('close', done);
+    raw.on('error', done);
+    raw.resume();
+  });
+}
+
+function errorToProblem(error: FastifyError): { status: number; slug: string; detail: string } {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, slug: 'body-too-large', detail: error.message };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, slug: 'unsupported-media-type', detail: error.message };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, slug: 'invalid-content-length', detail: error.message };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, slug: 'invalid-json', detail: error.message };
+    case 'FST_ERR_BAD_URL':
+      return {
+        status: 400,
+        slug: 'bad-url',
+        detail: 'The URL is not valid (bad percent-encoding)',
+      };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return {
+        status: 400,
+        slug: 'invalid-id',
+        detail: 'A path segment is longer than 128 characters',
+      };
+    case 'FST_ERR_VALIDATION': {
+      const ids = /params\/(collection|id)/.test(error.message);
+      return {
+        status: 400,
+        slug: ids ? 'invalid-id' : 'invalid-request',
+        detail: ids
+          ? `${error.message}: collection and id are 1-128 characters of [A-Za-z0-9._~-], not "." or ".."`
+          : error.message,
+      };
+    }
+  }
+  const status = error.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, slug: 'client-error', detail: error.message };
+  }
+  return {
+    status: 500,
+    slug: 'internal-error',
+    detail: 'The server failed to answer; nothing was written',
+  };
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit,
+    genReqId,
+    requestIdHeader: false,
+    // Ids up to 128 characters, percent-encoded up to 3x: longer segments are
+    // refused by FST_ERR_MAX_PARAM_LENGTH -> 400 problem.
+    routerOptions: { maxParamLength: 400 },
+    ...TIMEOUTS,
+    // Fastify's own early errors (bad percent-encoding, overlong segments) as problems.
+    frameworkErrors: (error, _request, reply) => {
+      const p = errorToProblem(error as FastifyError);
+      sendProblem(reply, problem(p.status, p.slug, p.detail));
+    },
+  });
+  app.server.headersTimeout = TIMEOUTS.headersTimeout;
+
+  const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const ctx: RouteContext = {
+    store: options.store,
+    strict: options.strict ?? false,
+    bodyLimit,
+    cache: new BodyCache(options.cacheBytes ?? 64 * 1024 * 1024),
+    metrics,
+  };
+
+  // Every body arrives as raw bytes; the routes check the media type, UTF-8 and
+  // JSON themselves so PUT/POST can store exactly what was sent.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  if (options.cors) installCors(app, options.cors);
+  metrics.install(app);
+
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    if (error instanceof StoreUnavailableError) {
+      request.log.warn({ err: error }, 'store unavailable');
+      reply.header('retry-after', String(error.retryAfterSeconds));
+      return sendProblem(
+        reply,
+        problem(
+          503,
+          'storage-unavailable',
+          'The storage backend cannot answer right now; retry later. Nothing was written.',
+        ),
+      );
+    }
+    const p = errorToProblem(error);
+    if (p.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (p.status === 413) {
+      await drainRequest(request, Math.max(bodyLimit * 16, 64 * 1024 * 1024));
+      reply.header('connection', 'close');
+    }
+    if (p.status === 415 && request.method === 'PATCH') reply.header('accept-patch', ACCEPT_PATCH);
+    return sendProblem(reply, problem(p.status, p.slug, p.detail));
+  });
+
+  app.setNotFoundHandler(async (request: FastifyRequest, reply: FastifyReply) => {
+    const known = classifyPath(request.url);
+    if (known) {
+      const decoded = known.segments.map(safeDecode);
+      if (decoded.some((s) => !isValidSegment(s))) {
+        return sendProblem(
+          reply,
+          problem(
+            400,
+            'invalid-id',
+            'Collection and id are 1-128 characters of [A-Za-z0-9._~-], not "." or ".."',
+          ),
+        );
+      }
+      reply.header('allow', known.allow);
+      if (request.method === 'OPTIONS') return reply.code(204).send();
+      return sendProblem(
+        reply,
+        problem(
+          405,
+          'method-not-allowed',
+          `${request.method} is not supported here; allowed: ${known.allow}`,
+        ),
+      );
+    }
+    return sendProblem(reply, problem(404, 'not-found', `Nothing at ${request.url.split('?')[0]}`));
+  });
+
+  // GET/HEAD preconditions: the core adapter, validator-first (routes with
+  // `config.validators`). Writes evaluate inside the store's transaction.
+  await app.register(ifmatch);
+  await registerOpenApi(app);
+
+  await healthRoutes(app, options.store);
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics', tags: ['operations'] } },
+    async (_request, reply) => {
+      const text = await metrics.registry.metrics();
+      return reply
+        .header('content-type', metrics.registry.contentType)
+        .header('cache-control', 'no-store')
+        .send(text);
+    },
+  );
+  openApiRoute(app);
+  await documentRoutes(app, ctx);
+  await collectionRoutes(app, ctx);
+  await staticRoutes(app, options.webDist ?? DEFAULT_WEB_DIST);
+  return app;
+}

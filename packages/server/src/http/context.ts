@@ -1,0 +1,91 @@
+import {
+  type ConditionalHeaders,
+  conditionalHeaders,
+  type Evaluation,
+  evaluatePreconditions,
+  formatHttpDate,
+  notModifiedHeaders,
+  preconditionFailedProblem,
+  type Validators,
+} from '@ifmatch/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { DocumentStore, StoredValidators } from '../store/types.js';
+import type { Metrics } from './metrics.js';
+import { problem, sendProblem } from './problem.js';
+import type { BodyCache } from './representation.js';
+
+/** What the routes share; built once per app. */
+export interface RouteContext {
+  store: DocumentStore;
+  strict: boolean;
+  bodyLimit: number;
+  cache: BodyCache;
+  metrics: Metrics;
+}
+
+export function conditionalsOf(request: FastifyRequest): ConditionalHeaders {
+  // headersDistinct: Node joins repeated If-Match lines and drops repeated dates.
+  return conditionalHeaders(request.raw.headersDistinct);
+}
+
+export function toValidators(v: StoredValidators | undefined): Validators {
+  return v ? { exists: true, etag: v.etag, lastModified: v.lastModified } : { exists: false };
+}
+
+/** The validator fields every 200/201 document or listing response carries. */
+export function setValidatorHeaders(reply: FastifyReply, v: StoredValidators): FastifyReply {
+  return reply
+    .header('etag', v.etag)
+    .header('last-modified', formatHttpDate(v.lastModified))
+    .header('cache-control', 'no-cache');
+}
+
+/**
+ * Answers 304 from the headers already on the reply plus the validators,
+ * keeping only what RFC 9110 15.4.5 allows (core's rule).
+ */
+export function sendNotModified(reply: FastifyReply, v: StoredValidators): FastifyReply {
+  setValidatorHeaders(reply, v);
+  const before = new Headers();
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) before.append(name, item);
+    else before.set(name, String(value));
+  }
+  const after = notModifiedHeaders(before);
+  for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
+  after.forEach((value, name) => {
+    reply.header(name, value);
+  });
+  return reply.code(304).send();
+}
+
+export function sendNotFound(reply: FastifyReply, what: string): FastifyReply {
+  return sendProblem(reply, problem(404, 'not-found', `${what} does not exist`));
+}
+
+/**
+ * A safe method's answer for a state that differs from the one the adapter
+ * evaluated (a write landed in between): evaluate again against the state we
+ * are about to send. Returns the evaluation when the request may proceed, or
+ * undefined when this function already answered (304/412).
+ */
+export function reevaluateRead(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  v: StoredValidators,
+): Extract<Evaluation, { status: 'proceed' }> | undefined {
+  const evaluation = evaluatePreconditions(
+    request.method,
+    conditionalsOf(request),
+    toValidators(v),
+  );
+  if (evaluation.status === 'proceed') return evaluation;
+  if (evaluation.status === 304) {
+    sendNotModified(reply, v);
+    return undefined;
+  }
+  reply.header('etag', v.etag);
+  sendProblem(reply, preconditionFailedProblem(evaluation, v.etag));
+  return undefined;
+}

@@ -1,0 +1,269 @@
+import {
+  type ConditionalHeaders,
+  type Evaluation,
+  evaluatePreconditions,
+  formatHttpDate,
+  preconditionFailedProblem,
+  preconditionRequired,
+  preconditionRequiredProblem,
+} from '@ifmatch/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DocKey, StoredDocument, StoredValidators } from '../../store/types.js';
+import { checkContentType, isBodyError, JSON_TYPE, PATCH_TYPES, parseJsonBody } from '../body.js';
+import {
+  conditionalsOf,
+  type RouteContext,
+  reevaluateRead,
+  sendNotFound,
+  setValidatorHeaders,
+  toValidators,
+} from '../context.js';
+import { documentPath } from '../ids.js';
+import { applyPreparedPatch, type PatchFailure, preparePatch } from '../patch.js';
+import { type ReturnPreference, returnPreference } from '../prefer.js';
+import { problem, sendProblem } from '../problem.js';
+import { parseRange } from '../range.js';
+import { selectRepresentation } from '../representation.js';
+import { documentSchemas } from '../schemas.js';
+
+export const DOCUMENT_URL = '/api/:collection/:id';
+export const DOCUMENT_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE'] as const;
+export const ACCEPT_PATCH = PATCH_TYPES.join(', ');
+
+type Failed = Extract<Evaluation, { status: 412 }>;
+type Refusal =
+  | { kind: 'absent' }
+  | { kind: 'precondition'; evaluation: Failed }
+  | { kind: 'patch'; failure: PatchFailure };
+
+function keyOf(request: FastifyRequest): DocKey {
+  const { collection, id } = request.params as { collection: string; id: string };
+  return { collection, id };
+}
+
+function describe(key: DocKey): string {
+  return `Document ${key.collection}/${key.id}`;
+}
+
+/** 13.2.2 inside the store's transaction: the check and the write are one step. */
+function checkWrite(
+  method: string,
+  conditional: ConditionalHeaders,
+  current: StoredDocument | undefined,
+): Failed | undefined {
+  const evaluation = evaluatePreconditions(method, conditional, toValidators(current));
+  if (evaluation.status === 'proceed') return undefined;
+  // A write never gets 304; evaluatePreconditions answers 412 for non-GET/HEAD.
+  return evaluation.status === 412
+    ? evaluation
+    : { status: 412, precondition: 'If-None-Match', malformed: false };
+}
+
+export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
+  const { store, cache, metrics } = ctx;
+
+  function sendWritten(
+    reply: FastifyReply,
+    key: DocKey,
+    doc: StoredValidators,
+    body: Buffer,
+    created: boolean,
+    prefer: ReturnPreference,
+  ): FastifyReply {
+    cache.set(doc.etag, body);
+    setValidatorHeaders(reply, doc);
+    const path = documentPath(key.collection, key.id);
+    if (created) reply.header('location', path);
+    if (prefer === 'minimal') {
+      return reply.header('preference-applied', 'return=minimal').code(204).send();
+    }
+    if (prefer === 'representation') reply.header('preference-applied', 'return=representation');
+    // Content-Location = the target: the body is the resource's new representation.
+    return reply
+      .header('content-location', path)
+      .header('content-type', 'application/json')
+      .code(created ? 201 : 200)
+      .send(body);
+  }
+
+  function sendRefusal(
+    reply: FastifyReply,
+    key: DocKey,
+    refusal: Refusal,
+    current: StoredDocument | undefined,
+    prefer: ReturnPreference,
+  ): FastifyReply {
+    if (refusal.kind === 'absent') return sendNotFound(reply, describe(key));
+    if (refusal.kind === 'patch') {
+      const f = refusal.failure;
+      if (current) reply.header('etag', current.etag);
+      return sendProblem(reply, problem(f.status, f.slug, f.detail));
+    }
+    const body = preconditionFailedProblem(refusal.evaluation, current?.etag);
+    if (!current) return sendProblem(reply, body);
+    reply
+      .header('etag', current.etag)
+      .header('last-modified', formatHttpDate(current.lastModified));
+    if (prefer === 'representation') {
+      // CONTRACT: the 412 stays problem+json; the current document rides in a
+      // `current` member (verbatim stored bytes) next to `etag`.
+      reply.header('preference-applied', 'return=representation');
+      return sendProblem(reply, body, { current: current.body });
+    }
+    return sendProblem(reply, body);
+  }
+
+  /** 428 in strict mode; runs after the body checks (400/413/415) and before 404. */
+  function requirePrecondition(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    conditional: ConditionalHeaders,
+  ): boolean {
+    if (!ctx.strict || !preconditionRequired(request.method, conditional)) return false;
+    sendProblem(reply, preconditionRequiredProblem(request.method));
+    return true;
+  }
+
+  // GET and HEAD: the core adapter (validator-first) evaluates the conditional
+  // headers against validators() alone, so a 304 never reads the body.
+  app.route({
+    method: 'GET',
+    url: DOCUMENT_URL,
+    schema: documentSchemas.get,
+    config: {
+      validators: async (request: FastifyRequest) => {
+        const v = await store.validators(keyOf(request));
+        metrics.noteSize(request, v?.size);
+        return toValidators(v);
+      },
+    },
+    // Set before the adapter decides, so its 304 keeps it (RFC 9110 15.4.5).
+    onRequest: async (_request, reply) => {
+      reply.header('cache-control', 'no-cache');
+    },
+    handler: async (request, reply) => {
+      const key = keyOf(request);
+      // (cast: the adapter's request augmentation does not reach schema-typed requests)
+      const state = (request as FastifyRequest).ifmatch;
+      const v = state?.validators;
+      if (!v?.exists || v.etag === undefined) return sendNotFound(reply, describe(key));
+      let stored: StoredDocument | undefined;
+      let rangeAllowed = state?.evaluation?.status === 'proceed' && state.evaluation.range;
+      const cached = cache.get(v.etag);
+      if (cached) {
+        stored = { etag: v.etag, lastModified: Number(v.lastModified), body: cached };
+      } else {
+        stored = await store.read(key);
+        if (!stored) return sendNotFound(reply, describe(key));
+        cache.set(stored.etag, stored.body);
+        if (stored.etag !== v.etag) {
+          // A write landed between validators() and read(): answer for what we send.
+          const again = reevaluateRead(request, reply, stored);
+          if (!again) return reply;
+          rangeAllowed = again.range;
+        }
+      }
+      const rep = selectRepresentation(request, stored);
+      setValidatorHeaders(reply, { etag: rep.etag, lastModified: stored.lastModified });
+      reply.header('accept-ranges', 'bytes').header('content-type', 'application/json');
+      for (const [name, value] of Object.entries(rep.headers)) reply.header(name, value);
+      if (rangeAllowed && request.method === 'GET') {
+        const range = parseRange(request.headers.range, rep.body.length);
+        if (range.kind === 'unsatisfiable') {
+          reply.removeHeader('content-type');
+          reply.header('content-range', `bytes */${rep.body.length}`);
+          return sendProblem(
+            reply,
+            problem(416, 'range-not-satisfiable', `The document is ${rep.body.length} bytes long`),
+          );
+        }
+        if (range.kind === 'single') {
+          return reply
+            .code(206)
+            .header('content-range', `bytes ${range.start}-${range.end}/${rep.body.length}`)
+            .send(rep.body.subarray(range.start, range.end + 1));
+        }
+      }
+      return reply.code(200).send(rep.body);
+    },
+  });
+
+  app.put(DOCUMENT_URL, { schema: documentSchemas.put }, async (request, reply) => {
+    const key = keyOf(request);
+    const type = checkContentType(request.headers['content-type'], [JSON_TYPE]);
+    if (isBodyError(type)) return sendProblem(reply, problem(type.status, type.slug, type.detail));
+    const parsed = parseJsonBody(request.body as Buffer | undefined);
+    if (isBodyError(parsed)) {
+      return sendProblem(reply, problem(parsed.status, parsed.slug, parsed.detail));
+    }
+    const conditional = conditionalsOf(request);
+    if (requirePrecondition(request, reply, conditional)) return reply;
+    const prefer = returnPreference(request.headers.prefer);
+    // The exact bytes received: the response's ETag names what the client sent.
+    const body = Buffer.from(request.body as Buffer);
+    const outcome = await store.write<Refusal>(key, (current) => {
+      const failed = checkWrite('PUT', conditional, current);
+      if (failed) return { action: 'refuse', result: { kind: 'precondition', evaluation: failed } };
+      return { action: 'put', body };
+    });
+    if (outcome.action === 'refuse') {
+      return sendRefusal(reply, key, outcome.result, outcome.current, prefer);
+    }
+    if (outcome.action !== 'put') throw new Error('unexpected store outcome');
+    return sendWritten(reply, key, outcome.doc, body, outcome.created, prefer);
+  });
+
+  app.patch(DOCUMENT_URL, { schema: documentSchemas.patch }, async (request, reply) => {
+    const key = keyOf(request);
+    const type = checkContentType(request.headers['content-type'], PATCH_TYPES);
+    if (isBodyError(type)) {
+      reply.header('accept-patch', ACCEPT_PATCH);
+      return sendProblem(reply, problem(type.status, type.slug, type.detail));
+    }
+    const parsed = parseJsonBody(request.body as Buffer | undefined);
+    if (isBodyError(parsed)) {
+      return sendProblem(reply, problem(parsed.status, parsed.slug, parsed.detail));
+    }
+    const patch = preparePatch(type.type, parsed.value);
+    if ('status' in patch)
+      return sendProblem(reply, problem(patch.status, patch.slug, patch.detail));
+    const conditional = conditionalsOf(request);
+    if (requirePrecondition(request, reply, conditional)) return reply;
+    const prefer = returnPreference(request.headers.prefer);
+    let written: Buffer | undefined;
+    const outcome = await store.write<Refusal>(key, (current) => {
+      if (!current) return { action: 'refuse', result: { kind: 'absent' } };
+      const failed = checkWrite('PATCH', conditional, current);
+      if (failed) return { action: 'refuse', result: { kind: 'precondition', evaluation: failed } };
+      // Applied to the very state this transaction replaces: atomic even
+      // without If-Match.
+      const applied = applyPreparedPatch(current.body, patch, ctx.bodyLimit);
+      if ('status' in applied)
+        return { action: 'refuse', result: { kind: 'patch', failure: applied } };
+      written = applied.body;
+      return { action: 'put', body: applied.body };
+    });
+    if (outcome.action === 'refuse') {
+      return sendRefusal(reply, key, outcome.result, outcome.current, prefer);
+    }
+    if (outcome.action !== 'put' || !written) throw new Error('unexpected store outcome');
+    return sendWritten(reply, key, outcome.doc, written, false, prefer);
+  });
+
+  app.delete(DOCUMENT_URL, { schema: documentSchemas.delete }, async (request, reply) => {
+    const key = keyOf(request);
+    const conditional = conditionalsOf(request);
+    if (requirePrecondition(request, reply, conditional)) return reply;
+    const prefer = returnPreference(request.headers.prefer);
+    const outcome = await store.write<Refusal>(key, (current) => {
+      if (!current) return { action: 'refuse', result: { kind: 'absent' } };
+      const failed = checkWrite('DELETE', conditional, current);
+      if (failed) return { action: 'refuse', result: { kind: 'precondition', evaluation: failed } };
+      return { action: 'delete' };
+    });
+    if (outcome.action === 'refuse') {
+      return sendRefusal(reply, key, outcome.result, outcome.current, prefer);
+    }
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,242 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { hashBytes, versionETag } from '@ifmatch/core';
+import Database from 'better-sqlite3';
+import { newId } from './new-id.js';
+import type {
+  DocKey,
+  DocumentStore,
+  ListPage,
+  StoredDocument,
+  StoredValidators,
+  WriteDecider,
+  WriteOutcome,
+} from './types.js';
+
+export interface SqliteStoreOptions {
+  /**
+   * FULL (default): a write acknowledged with 2xx survives a power loss.
+   * NORMAL: faster, survives process crashes but may lose the last commits on
+   * power loss. See docs/DECISIONS.md.
+   */
+  synchronous?: 'FULL' | 'NORMAL';
+  /** How long a writer waits for another process's transaction (ms). */
+  busyTimeoutMs?: number;
+}
+
+interface DocRow {
+  etag: string;
+  last_modified_ms: number;
+  body: Buffer;
+}
+interface ValidatorRow {
+  etag: string;
+  last_modified_ms: number;
+  size: number;
+}
+interface ListRow extends ValidatorRow {
+  id: string;
+}
+interface CollectionRow {
+  seq: number;
+  last_modified_ms: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sequence (
+  one INTEGER PRIMARY KEY CHECK (one = 1),
+  value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO sequence (one, value) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS documents (
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  last_modified_ms INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (collection, id)
+);
+-- Covering index: validators() and list() are answered from the index alone,
+-- never touching the row that holds the body.
+CREATE INDEX IF NOT EXISTS documents_validators
+  ON documents (collection, id, etag, last_modified_ms, size);
+CREATE TABLE IF NOT EXISTS collections (
+  name TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  last_modified_ms INTEGER NOT NULL
+);
+`;
+
+/** The embedded store: one SQLite file (or ':memory:'), shareable by several processes. */
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): DocumentStore {
+  if (path !== ':memory:' && !path.startsWith('file:')) {
+    mkdirSync(dirname(path), { recursive: true });
+  }
+  const db = new Database(path);
+  try {
+    db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    db.exec(SCHEMA);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+
+  const selectValidators = db.prepare<[string, string], ValidatorRow>(
+    'SELECT etag, last_modified_ms, size FROM documents INDEXED BY documents_validators WHERE collection = ? AND id = ?',
+  );
+  const selectDoc = db.prepare<[string, string], DocRow>(
+    'SELECT etag, last_modified_ms, body FROM documents WHERE collection = ? AND id = ?',
+  );
+  const nextSeq = db.prepare<[], { value: number }>(
+    'UPDATE sequence SET value = value + 1 WHERE one = 1 RETURNING value',
+  );
+  const upsertDoc = db.prepare(
+    `INSERT INTO documents (collection, id, seq, etag, last_modified_ms, size, body) VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (collection, id) DO UPDATE SET seq = excluded.seq, etag = excluded.etag,
+       last_modified_ms = excluded.last_modified_ms, size = excluded.size, body = excluded.body`,
+  );
+  const insertDoc = db.prepare(
+    'INSERT INTO documents (collection, id, seq, etag, last_modified_ms, size, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  const deleteDoc = db.prepare('DELETE FROM documents WHERE collection = ? AND id = ?');
+  const bumpCollection = db.prepare(
+    `INSERT INTO collections (name, seq, last_modified_ms) VALUES (?, ?, ?)
+     ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, last_modified_ms = excluded.last_modified_ms`,
+  );
+  const selectCollection = db.prepare<[string], CollectionRow>(
+    'SELECT seq, last_modified_ms FROM collections WHERE name = ?',
+  );
+  const listAfter = db.prepare<[string, string, number], ListRow>(
+    'SELECT id, etag, last_modified_ms, size FROM documents INDEXED BY documents_validators WHERE collection = ? AND id > ? ORDER BY id LIMIT ?',
+  );
+  const ping = db.prepare('SELECT 1');
+
+  // Every write takes the next value of one global sequence, shared by all
+  // processes on this file: a tag is never reused for a URL, even after delete
+  // and re-create, and the per-collection counter never goes back.
+  function stamp(collection: string, body: Buffer): { seq: number; etag: string; now: number } {
+    const seq = nextSeq.get()!.value;
+    const now = Date.now();
+    bumpCollection.run(collection, seq, now);
+    return { seq, etag: versionETag(seq, hashBytes(body)), now };
+  }
+
+  function toDoc(row: DocRow): StoredDocument {
+    return {
+      etag: row.etag,
+      lastModified: row.last_modified_ms,
+      size: row.body.length,
+      body: row.body,
+    };
+  }
+
+  const writeTxn = db.transaction(<R>(key: DocKey, decide: WriteDecider<R>): WriteOutcome<R> => {
+    const row = selectDoc.get(key.collection, key.id);
+    const current = row ? toDoc(row) : undefined;
+    const decision = decide(current);
+    switch (decision.action) {
+      case 'refuse':
+        return { action: 'refuse', current, result: decision.result };
+      case 'put': {
+        const { seq, etag, now } = stamp(key.collection, decision.body);
+        upsertDoc.run(key.collection, key.id, seq, etag, now, decision.body.length, decision.body);
+        return {
+          action: 'put',
+          created: current === undefined,
+          doc: { etag, lastModified: now, size: decision.body.length },
+          result: decision.result,
+        };
+      }
+      case 'delete': {
+        if (!current) throw new Error('WriteDecider chose delete for an absent document');
+        stamp(key.collection, Buffer.alloc(0));
+        deleteDoc.run(key.collection, key.id);
+        return {
+          action: 'delete',
+          previous: { etag: current.etag, lastModified: current.lastModified },
+          result: decision.result,
+        };
+      }
+    }
+  });
+
+  const createTxn = db.transaction((collection: string, id: string, body: Buffer) => {
+    const { seq, etag, now } = stamp(collection, body);
+    insertDoc.run(collection, id, seq, etag, now, body.length, body);
+    return { id, etag, lastModified: now, size: body.length };
+  });
+
+  function collectionValidators(collection: string): StoredValidators | undefined {
+    const row = selectCollection.get(collection);
+    return row
+      ? { etag: versionETag(`c${row.seq}`), lastModified: row.last_modified_ms }
+      : undefined;
+  }
+
+  // One read transaction: the page and the collection's validators are one snapshot.
+  const listTxn = db.transaction((collection: string, after: string, limit: number): ListPage => {
+    const rows = listAfter.all(collection, after, limit + 1);
+    const more = rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    const validators = collectionValidators(collection);
+    return {
+      items: page.map((r) => ({ id: r.id, etag: r.etag, lastModified: r.last_modified_ms })),
+      next: more ? page[page.length - 1]!.id : null,
+      ...(validators ? { validators } : {}),
+    };
+  });
+
+  let closed = false;
+  return {
+    kind: 'sqlite',
+    async validators(key) {
+      const row = selectValidators.get(key.collection, key.id);
+      return row
+        ? { etag: row.etag, lastModified: row.last_modified_ms, size: row.size }
+        : undefined;
+    },
+    async read(key) {
+      const row = selectDoc.get(key.collection, key.id);
+      return row ? toDoc(row) : undefined;
+    },
+    async write(key, decide) {
+      // BEGIN IMMEDIATE takes the write lock before the read, so the decision
+      // and the write are one atomic step across processes sharing the file.
+      return writeTxn.immediate(key, decide) as WriteOutcome<never>;
+    },
+    async create(collection, body) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return createTxn.immediate(collection, newId(), body);
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          if (code !== 'SQLITE_CONSTRAINT_PRIMARYKEY' || attempt >= 3) throw error;
+        }
+      }
+    },
+    async list(collection, { after, limit }): Promise<ListPage> {
+      return listTxn(collection, after ?? '', limit);
+    },
+    async collectionValidators(collection) {
+      return collectionValidators(collection);
+    },
+    async ready() {
+      if (closed) return false;
+      try {
+        ping.get();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}
