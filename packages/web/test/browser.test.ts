@@ -67,7 +67,6 @@ describe.skipIf(!run)('web app in Chromium', () => {
         owner: 'ann',
         count: 1,
       });
-      await a.page.screenshot({ path: join(SCREENSHOTS, 'editor.png') });
 
       // B starts editing a different field before A saves.
       await setEditorText(
@@ -133,8 +132,80 @@ describe.skipIf(!run)('web app in Chromium', () => {
     }
   });
 
+  it('conflict actions: take theirs discards mine; keep mine overwrites only after confirming', async () => {
+    expect((await putJson(api('pick'), { a: 1, b: 1 })).status).toBe(201);
+    const { context, page } = await newPage(browser);
+    const errors = collectErrors(page, [412]);
+    const saveButton = page.getByRole('button', { name: 'Save', exact: true });
+    const changeElsewhere = async (value: unknown) => {
+      const { etag } = await getJson(api('pick'));
+      expect((await putJson(api('pick'), value, { 'if-match': etag! })).status).toBe(200);
+    };
+    try {
+      await openDoc(page, 'pick');
+      await setEditorText(page, '{"a": 2, "b": 1}');
+      await changeElsewhere({ a: 3, b: 1 });
+      await saveButton.click();
+      await page.getByTestId('conflict-view').waitFor();
+      // Both sides changed /a: marked as a conflict in every pane.
+      expect(await page.getByTestId('paths-both').textContent()).toContain('/a');
+      expect(await page.locator('[data-testid="pane-mine"] .line.conflict').count()).toBe(1);
+      await page.getByRole('button', { name: 'Take theirs' }).click();
+      expect(JSON.parse(await editorText(page))).toEqual({ a: 3, b: 1 });
+      expect(await page.getByTestId('etag').textContent()).toBe((await getJson(api('pick'))).etag);
+
+      await setEditorText(page, '{"a": 4, "b": 1}');
+      await changeElsewhere({ a: 5, b: 5 });
+      await saveButton.click();
+      await page.getByTestId('conflict-view').waitFor();
+      await page.getByRole('button', { name: 'Keep mine…' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      expect((await getJson(api('pick'))).value).toEqual({ a: 5, b: 5 }); // not yet
+      await page.getByRole('button', { name: 'Keep mine…' }).click();
+      await dialog.getByRole('button', { name: 'Save mine over theirs' }).click();
+      await expect.poll(() => notice(page).textContent()).toMatch(/^Saved\./);
+      expect((await getJson(api('pick'))).value).toEqual({ a: 4, b: 1 });
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the app itself is revalidated: index.html no-cache with an ETag (304), hashed assets immutable', async () => {
+    const page = await fetch(`${server.url}/`);
+    const html = await page.text();
+    expect(page.status).toBe(200);
+    expect(page.headers.get('cache-control')).toContain('no-cache');
+    const etag = page.headers.get('etag');
+    expect(etag).toMatch(/^"/);
+    const again = await fetch(`${server.url}/`, { headers: { 'if-none-match': etag! } });
+    expect(again.status).toBe(304);
+    const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(assets.length).toBeGreaterThanOrEqual(2); // the app's script and its CSS at least
+    for (const asset of assets) {
+      expect(asset).toMatch(/-[A-Za-z0-9_-]{8}\.(js|css)$/); // content-hashed names
+      const res = await fetch(`${server.url}${asset}`);
+      await res.arrayBuffer();
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toContain('immutable');
+    }
+    const icon = await fetch(`${server.url}/favicon.svg`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toContain('image/svg+xml');
+  });
+
   it('revalidation shows 304s and the bytes they saved; a change elsewhere updates in place', async () => {
-    const body = { note: 'x'.repeat(2000) };
+    const body = {
+      title: 'Release checklist',
+      owner: 'ann',
+      tags: ['release', 'q4'],
+      steps: Array.from({ length: 24 }, (_, i) => ({
+        n: i + 1,
+        task: `step ${i + 1}`,
+        done: i < 5,
+      })),
+    };
     expect((await putJson(api('fresh'), body)).status).toBe(201);
     const { context, page } = await newPage(browser);
     const errors = collectErrors(page);
@@ -151,6 +222,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
       await page.getByText('Recent requests').click();
       expect(await page.locator('.log li.hit').count()).toBeGreaterThan(0);
       expect(await page.getByTestId('last-check').textContent()).toMatch(/304|checking/);
+      await page.screenshot({ path: join(SCREENSHOTS, 'editor.png') });
 
       // Changed elsewhere, no local edits: the editor follows.
       const etag = (await getJson(api('fresh'))).etag!;

@@ -49,14 +49,28 @@ export interface RunningServer {
 
 /** `ifmatch serve --port 0` on a fresh SQLite file; resolves with its URL. */
 export async function startServer(): Promise<RunningServer> {
+  // TEMP(dev): reuse a running server until the CLI lands.
+  if (process.env.WEB_TEST_SERVER)
+    return { url: process.env.WEB_TEST_SERVER, close: async () => {} };
   for (const f of [CLI, WEB_DIST]) {
     if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` first`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'ifmatch-web-'));
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--db', join(dir, 'web.db')],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } },
+    [
+      CLI,
+      'serve',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--db',
+      join(dir, 'web.db'),
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
