@@ -49,9 +49,6 @@ export interface RunningServer {
 
 /** `ifmatch serve --port 0` on a fresh SQLite file; resolves with its URL. */
 export async function startServer(): Promise<RunningServer> {
-  // TEMP(dev): reuse a running server until the CLI lands.
-  if (process.env.WEB_TEST_SERVER)
-    return { url: process.env.WEB_TEST_SERVER, close: async () => {} };
   for (const f of [CLI, WEB_DIST]) {
     if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` first`);
   }
