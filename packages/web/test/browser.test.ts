@@ -307,6 +307,36 @@ describe.skipIf(!run)('web app in Chromium', () => {
     }
   });
 
+  it('browse by keyboard: home, open a collection by name, open a document; deleted elsewhere is shown', async () => {
+    expect((await putJson(api('listed'), { hello: 'world' })).status).toBe(201);
+    const { context, page } = await newPage(browser);
+    const errors = collectErrors(page, [404]);
+    try {
+      await page.goto(`${server.url}/?interval=1`);
+      await page.getByRole('textbox', { name: 'Collection' }).fill(coll);
+      await page.keyboard.press('Enter');
+      const link = page.getByRole('link', { name: 'listed', exact: true });
+      await link.waitFor();
+      // The listing row shows the document's current validators.
+      const row = page.getByRole('row').filter({ has: link });
+      expect(await row.textContent()).toContain((await getJson(api('listed'))).etag!);
+      await link.focus();
+      await page.keyboard.press('Enter');
+      await page.waitForURL(new RegExp(`#/c/${coll}/listed$`));
+      await expect.poll(async () => JSON.parse(await editorText(page))).toEqual({ hello: 'world' });
+      expect(await page.getByTestId('last-modified').textContent()).toMatch(/GMT$/);
+
+      const { etag } = await getJson(api('listed'));
+      const del = await fetch(api('listed'), { method: 'DELETE', headers: { 'if-match': etag! } });
+      expect(del.status).toBe(204);
+      await page.getByTestId('deleted-elsewhere').waitFor({ timeout: 10_000 });
+      expect(await page.getByRole('button', { name: 'Save', exact: true }).isDisabled()).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('invalid JSON cannot be saved; the page fits a phone screen', async () => {
     expect((await putJson(api('phone'), { a: 1 })).status).toBe(201);
     const { context, page } = await newPage(browser, { width: 390, height: 844 });

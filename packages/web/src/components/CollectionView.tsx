@@ -32,7 +32,6 @@ export function CollectionView(props: { collection: string; interval: number | f
       <h2 id="collection-title">
         Collection <code>{collection}</code>
       </h2>
-      <CreateForm collection={collection} />
       <h3 id="docs-title">Documents</h3>
       {list.isPending && <p aria-busy="true">Loading…</p>}
       {list.error && !(list.error instanceof DocumentNotFoundError) && (
@@ -78,6 +77,7 @@ export function CollectionView(props: { collection: string; interval: number | f
           </button>
         )}
       </div>
+      <CreateForm collection={collection} />
     </section>
   );
 }

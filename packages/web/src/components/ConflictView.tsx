@@ -144,7 +144,7 @@ export function ConflictView(props: {
   const onlyTheirs = theirsChanged.filter((p) => !conflicts.some((x) => isPrefix(x, p)));
 
   return (
-    <section className="conflict" aria-labelledby="conflict-title" data-testid="conflict-view">
+    <section className="conflict-view" aria-labelledby="conflict-title" data-testid="conflict-view">
       <h2 id="conflict-title">
         {c.merging ? 'Merging: the three versions' : 'Conflict: the document changed elsewhere'}
       </h2>
