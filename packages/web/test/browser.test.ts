@@ -19,6 +19,10 @@ import {
 
 const run = browserAvailable();
 
+/** expect.poll with room for a loaded CI machine (the default is 1 s). */
+const eventually = <T>(fn: () => T | Promise<T>) =>
+  expect.poll(fn, { timeout: 15_000, interval: 100 });
+
 describe.skipIf(!run)('web app in Chromium', () => {
   let server: RunningServer;
   let browser: Browser;
@@ -38,7 +42,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
   /** Open a document with revalidation off (0) unless asked; wait until it is shown. */
   async function openDoc(page: Page, id: string, interval = 0) {
     await page.goto(`${server.url}/?interval=${interval}#/c/${coll}/${id}`);
-    await expect.poll(() => page.getByTestId('etag').textContent()).toMatch(/^"/);
+    await eventually(() => page.getByTestId('etag').textContent()).toMatch(/^"/);
   }
 
   const notice = (page: Page) => page.getByTestId('notice');
@@ -73,7 +77,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
         b.page,
         JSON.stringify({ title: 'Plan', owner: 'bob', count: 1 }, null, 2),
       );
-      await expect.poll(() => b.page.getByTestId('dirty').textContent()).toBe('edited (not saved)');
+      await eventually(() => b.page.getByTestId('dirty').textContent()).toBe('edited (not saved)');
 
       // A edits `title` and saves (Ctrl+S from the editor: the keyboard path).
       await setEditorText(
@@ -81,7 +85,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
         JSON.stringify({ title: 'Plan v2', owner: 'ann', count: 1 }, null, 2),
       );
       await a.page.keyboard.press('Control+s');
-      await expect.poll(() => notice(a.page).textContent()).toMatch(/^Saved\. New ETag "/);
+      await eventually(() => notice(a.page).textContent()).toMatch(/^Saved\. New ETag "/);
       const etagA = await a.page.getByTestId('etag').textContent();
       expect(etagA).not.toBe(etagBefore);
 
@@ -111,7 +115,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
       expect(merged).toEqual({ title: 'Plan v2', owner: 'bob', count: 1 });
       await setEditorText(b.page, JSON.stringify({ ...merged, count: 2 }, null, 2));
       await b.page.getByRole('button', { name: 'Save', exact: true }).click();
-      await expect.poll(() => notice(b.page).textContent()).toMatch(/^Saved\./);
+      await eventually(() => notice(b.page).textContent()).toMatch(/^Saved\./);
       expect(await b.page.getByTestId('conflict-view').count()).toBe(0);
 
       const stored = await getJson(api('shared'));
@@ -121,9 +125,11 @@ describe.skipIf(!run)('web app in Chromium', () => {
       // A has no local edits: the revalidation on focus brings B's merge in place.
       await a.page.bringToFront();
       await a.page.evaluate(() => window.dispatchEvent(new Event('visibilitychange')));
-      await expect
-        .poll(async () => JSON.parse(await editorText(a.page)), { timeout: 10_000 })
-        .toEqual({ title: 'Plan v2', owner: 'bob', count: 2 });
+      await eventually(async () => JSON.parse(await editorText(a.page))).toEqual({
+        title: 'Plan v2',
+        owner: 'bob',
+        count: 2,
+      });
       expect(errorsA).toEqual([]);
       expect(errorsB).toEqual([]);
     } finally {
@@ -164,7 +170,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
       expect((await getJson(api('pick'))).value).toEqual({ a: 5, b: 5 }); // not yet
       await page.getByRole('button', { name: 'Keep mine…' }).click();
       await dialog.getByRole('button', { name: 'Save mine over theirs' }).click();
-      await expect.poll(() => notice(page).textContent()).toMatch(/^Saved\./);
+      await eventually(() => notice(page).textContent()).toMatch(/^Saved\./);
       expect((await getJson(api('pick'))).value).toEqual({ a: 4, b: 1 });
       expect(errors).toEqual([]);
     } finally {
@@ -211,11 +217,9 @@ describe.skipIf(!run)('web app in Chromium', () => {
     const errors = collectErrors(page);
     try {
       await openDoc(page, 'fresh', 1);
-      await expect
-        .poll(async () => Number(await page.getByTestId('stat-304').textContent()), {
-          timeout: 10_000,
-        })
-        .toBeGreaterThanOrEqual(1);
+      await eventually(async () =>
+        Number(await page.getByTestId('stat-304').textContent()),
+      ).toBeGreaterThanOrEqual(1);
       const savedTitle = await page.getByTestId('stat-saved').getAttribute('title');
       const saved = Number(/^(\d+)/.exec(savedTitle ?? '')?.[1]);
       expect(saved).toBeGreaterThanOrEqual(JSON.stringify(body).length);
@@ -229,9 +233,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
       expect((await putJson(api('fresh'), { note: 'changed' }, { 'if-match': etag })).status).toBe(
         200,
       );
-      await expect
-        .poll(async () => JSON.parse(await editorText(page)), { timeout: 10_000 })
-        .toEqual({ note: 'changed' });
+      await eventually(async () => JSON.parse(await editorText(page))).toEqual({ note: 'changed' });
       await page.getByTestId('updated-in-place').waitFor();
 
       // With local edits: a banner instead, the text is kept.
@@ -240,7 +242,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
       expect((await putJson(api('fresh'), { note: 'theirs' }, { 'if-match': etag2 })).status).toBe(
         200,
       );
-      await page.getByTestId('changed-elsewhere').waitFor({ timeout: 10_000 });
+      await page.getByTestId('changed-elsewhere').waitFor({ timeout: 15_000 });
       expect(JSON.parse(await editorText(page))).toEqual({ note: 'mine' });
       expect(errors).toEqual([]);
     } finally {
@@ -258,15 +260,15 @@ describe.skipIf(!run)('web app in Chromium', () => {
       await page.getByLabel('Document id').fill('taken');
       await setEditorText(page, '{"keep": false}', 'new-editor');
       await page.getByRole('button', { name: 'Create (only if new)' }).click();
-      await expect
-        .poll(() => page.getByTestId('create-message').textContent())
-        .toContain('“taken” already exists');
+      await eventually(() => page.getByTestId('create-message').textContent()).toContain(
+        '“taken” already exists',
+      );
       expect((await getJson(api('taken'))).value).toEqual({ keep: true });
 
       // A new id is created and opened.
       await page.getByLabel('Document id').fill('brand-new');
       await page.getByRole('button', { name: 'Create (only if new)' }).click();
-      await expect.poll(() => page.getByTestId('etag').textContent()).toMatch(/^"/);
+      await eventually(() => page.getByTestId('etag').textContent()).toMatch(/^"/);
       expect((await getJson(api('brand-new'))).value).toEqual({ keep: false });
       expect(errors).toEqual([]);
     } finally {
@@ -288,12 +290,12 @@ describe.skipIf(!run)('web app in Chromium', () => {
       const dialog = page.getByRole('dialog');
       await dialog.waitFor();
       await dialog.getByRole('button', { name: 'Delete' }).click();
-      await expect.poll(() => notice(page).textContent()).toContain('Not deleted');
+      await eventually(() => notice(page).textContent()).toContain('Not deleted');
       expect(await notice(page).textContent()).toContain(stale!);
       expect((await getJson(api('victim'))).value).toEqual({ v: 2 });
 
       // The refusal re-reads; with the current ETag the delete goes through, by keyboard.
-      await expect.poll(async () => JSON.parse(await editorText(page))).toEqual({ v: 2 });
+      await eventually(async () => JSON.parse(await editorText(page))).toEqual({ v: 2 });
       await page.getByRole('button', { name: 'Delete…' }).focus();
       await page.keyboard.press('Enter');
       await dialog.waitFor();
@@ -323,13 +325,13 @@ describe.skipIf(!run)('web app in Chromium', () => {
       await link.focus();
       await page.keyboard.press('Enter');
       await page.waitForURL(new RegExp(`#/c/${coll}/listed$`));
-      await expect.poll(async () => JSON.parse(await editorText(page))).toEqual({ hello: 'world' });
+      await eventually(async () => JSON.parse(await editorText(page))).toEqual({ hello: 'world' });
       expect(await page.getByTestId('last-modified').textContent()).toMatch(/GMT$/);
 
       const { etag } = await getJson(api('listed'));
       const del = await fetch(api('listed'), { method: 'DELETE', headers: { 'if-match': etag! } });
       expect(del.status).toBe(204);
-      await page.getByTestId('deleted-elsewhere').waitFor({ timeout: 10_000 });
+      await page.getByTestId('deleted-elsewhere').waitFor({ timeout: 15_000 });
       expect(await page.getByRole('button', { name: 'Save', exact: true }).isDisabled()).toBe(true);
       expect(errors).toEqual([]);
     } finally {
