@@ -121,19 +121,24 @@ const JSON_PATCH_TYPE = 'application/json-patch+json';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-// RFC 9111 3.2: header fields a 304 must not overwrite in the stored response.
-const KEEP_ON_304 = new Set([
-  'content-length',
-  'content-encoding',
-  'content-type',
-  'content-range',
-  'transfer-encoding',
+// Connection-specific fields (RFC 9110 7.6.1): never part of a stored response.
+const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
   'te',
   'trailer',
+  'transfer-encoding',
   'upgrade',
+]);
+
+// RFC 9111 3.2: fields a 304 must not overwrite in the stored response.
+const KEEP_ON_304 = new Set([
+  ...HOP_BY_HOP,
+  'content-length',
+  'content-encoding',
+  'content-type',
+  'content-range',
 ]);
 
 export class IfMatchClient {
@@ -460,7 +465,7 @@ export class IfMatchClient {
   ): CacheEntry {
     const headers: Record<string, string> = {};
     responseHeaders.forEach((v, k) => {
-      headers[k] = v;
+      if (!HOP_BY_HOP.has(k)) headers[k] = v;
     });
     const varyNames = parseVary(responseHeaders.get('vary'));
     return {
@@ -552,9 +557,12 @@ function varyMatches(entry: CacheEntry, headers: Headers): boolean {
 }
 
 function mergeNotModified(entry: CacheEntry, headers: Headers): void {
+  // Copy, not mutate: results handed out earlier keep the headers they had.
+  const merged = { ...entry.headers };
   headers.forEach((v, k) => {
-    if (!KEEP_ON_304.has(k)) entry.headers[k] = v;
+    if (!KEEP_ON_304.has(k)) merged[k] = v;
   });
+  entry.headers = merged;
   const etag = headers.get('etag');
   if (etag !== null) entry.etag = etag;
   const lastModified = headers.get('last-modified');

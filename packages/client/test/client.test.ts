@@ -74,6 +74,8 @@ describe('validator cache', () => {
     expect(notModified.responseHeaders.date).not.toBe(first.headers.date);
     expect(second.headers.date).toBe(notModified.responseHeaders.date);
     expect(second.headers['content-type']).toBe(first.headers['content-type']); // body fields kept
+    expect(second.headers['x-request-id']).toBe(notModified.responseHeaders['x-request-id']);
+    expect(first.headers['x-request-id']).not.toBe(second.headers['x-request-id']); // results are snapshots
   });
 
   it('a PUT stores what was sent under the new ETag: the next GET is a 304', async () => {
@@ -278,6 +280,7 @@ describe('update()', () => {
       backoff: { base: 120_000, cap: 120_000, random: () => 0.99 }, // ~2 minutes: longer than the test timeout
     });
     await client.create(path, { v: 0 });
+    proxy.reset();
     const interfere = interfering(path, { v: 100 });
     const controller = new AbortController();
     const pending = client.update<{ v: number }>(
