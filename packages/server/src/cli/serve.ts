@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { buildApp, DEFAULT_BODY_LIMIT } from '../http/app.js';
+import { buildApp, DEFAULT_BODY_LIMIT, TIMEOUTS } from '../http/app.js';
+import { loadAuthConfig } from '../http/auth.js';
 import { parseCorsOrigins } from '../http/cors.js';
 import { describeDb, openStore } from '../store/open.js';
 import type { DocumentStore } from '../store/types.js';
@@ -25,6 +26,12 @@ Options:
                       suffixes k and m for KiB and MiB); larger is 413
   --cors ORIGINS      allow browsers on these origins (comma-separated, or *)
                       to call the API and read ETag, Location, ...
+  --auth FILE         require bearer tokens: FILE maps tokens to read/write
+                      scopes per collection (docs/RELIABILITY.md); off by default
+  --headers-timeout MS   all request headers within MS (default ${TIMEOUTS.headersTimeout})
+  --request-timeout MS   the whole request within MS (default ${TIMEOUTS.requestTimeout})
+  --keep-alive-timeout MS  close idle keep-alive connections after MS
+                      (default ${TIMEOUTS.keepAliveTimeout})
   --log-level LEVEL   fatal, error, warn, info (default), debug, trace, silent;
                       JSON log lines on stderr, each with the request id
   -h, --help          this text
@@ -52,6 +59,14 @@ function parsePort(text: string): number {
   return Number(text);
 }
 
+function parseMs(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(text.trim()) || Number(text) < 1) {
+    throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a number of milliseconds (>= 1)`);
+  }
+  return Number(text);
+}
+
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Runs the server until a signal; resolves with the exit code. */
@@ -68,6 +83,10 @@ export async function runServe(argv: string[]): Promise<number> {
         'body-limit': { type: 'string' },
         cors: { type: 'string' },
         'log-level': { type: 'string' },
+        auth: { type: 'string' },
+        'headers-timeout': { type: 'string' },
+        'request-timeout': { type: 'string' },
+        'keep-alive-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -89,12 +108,41 @@ export async function runServe(argv: string[]): Promise<number> {
     if (!LEVELS.has(level))
       throw new UsageError(`--log-level: unknown level ${JSON.stringify(level)}`);
 
+    const timeouts = {
+      headersTimeout: parseMs(
+        '--headers-timeout',
+        values['headers-timeout'],
+        TIMEOUTS.headersTimeout,
+      ),
+      requestTimeout: parseMs(
+        '--request-timeout',
+        values['request-timeout'],
+        TIMEOUTS.requestTimeout,
+      ),
+      keepAliveTimeout: parseMs(
+        '--keep-alive-timeout',
+        values['keep-alive-timeout'],
+        TIMEOUTS.keepAliveTimeout,
+      ),
+    };
+    if (timeouts.headersTimeout > timeouts.requestTimeout) {
+      throw new UsageError('--headers-timeout must not exceed --request-timeout');
+    }
+    const auth = values.auth === undefined ? undefined : await loadAuthConfig(values.auth);
+
     store = await openStore(db);
     const app = await buildApp({
       store,
       strict: values.strict,
       bodyLimit,
-      logger: { level, stream: process.stderr },
+      // Bearer tokens never reach a log line, whatever a serializer includes.
+      logger: {
+        level,
+        stream: process.stderr,
+        redact: ['req.headers.authorization', 'headers.authorization', 'authorization'],
+      },
+      timeouts,
+      ...(auth ? { auth } : {}),
       ...(cors ? { cors } : {}),
     });
     await app.listen({ port, host });
@@ -102,7 +150,7 @@ export async function runServe(argv: string[]): Promise<number> {
     const realPort = typeof address === 'object' && address ? address.port : port;
     const shownHost = host.includes(':') ? `[${host}]` : host;
     process.stdout.write(
-      `ifmatch listening on http://${shownHost}:${realPort} (${describeDb(db)}${values.strict ? ', strict' : ''})\n`,
+      `ifmatch listening on http://${shownHost}:${realPort} (${describeDb(db)}${values.strict ? ', strict' : ''}${auth ? ', auth' : ''})\n`,
     );
 
     const opened = store;

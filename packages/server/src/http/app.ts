@@ -10,6 +10,8 @@ import Fastify, {
 } from 'fastify';
 import type { DocumentStore } from '../store/types.js';
 import { StoreUnavailableError } from '../store/types.js';
+import { type AuthConfig, authPlugin } from './auth.js';
+import { clientErrorHandler } from './client-error.js';
 import type { RouteContext } from './context.js';
 import { installCors } from './cors.js';
 import { healthRoutes } from './health.js';
@@ -40,6 +42,10 @@ export interface AppOptions {
   webDist?: string;
   /** Process-level metrics (CPU, memory, event loop) in /metrics (default true). */
   defaultMetrics?: boolean;
+  /** Bearer tokens with per-collection scopes (`--auth`); undefined = no access control. */
+  auth?: AuthConfig;
+  /** Overrides of TIMEOUTS (ms), e.g. a short headersTimeout in tests. */
+  timeouts?: Partial<typeof TIMEOUTS>;
 }
 
 // Server timeouts (documented in docs/DECISIONS.md):
@@ -161,6 +167,7 @@ function errorToProblem(error: FastifyError): { status: number; slug: string; de
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const timeouts = { ...TIMEOUTS, ...options.timeouts };
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,
@@ -169,14 +176,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Ids up to 128 characters, percent-encoded up to 3x: longer segments are
     // refused by FST_ERR_MAX_PARAM_LENGTH -> 400 problem.
     routerOptions: { maxParamLength: 400 },
-    ...TIMEOUTS,
+    ...timeouts,
+    // Node checks headersTimeout/requestTimeout only this often (default 30 s).
+    http: { connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeout) },
+    // Parser errors (431, 408, malformed HTTP) as problem+json, then close.
+    clientErrorHandler,
     // Fastify's own early errors (bad percent-encoding, overlong segments) as problems.
     frameworkErrors: (error, _request, reply) => {
       const p = errorToProblem(error as FastifyError);
       sendProblem(reply, problem(p.status, p.slug, p.detail));
     },
   });
-  app.server.headersTimeout = TIMEOUTS.headersTimeout;
+  app.server.headersTimeout = timeouts.headersTimeout;
 
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
   const ctx: RouteContext = {
@@ -196,6 +207,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   if (options.cors) installCors(app, options.cors);
+  // Before every route: authorization is decided before any precondition.
+  if (options.auth) await app.register(authPlugin, { config: options.auth });
   metrics.install(app);
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {

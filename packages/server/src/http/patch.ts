@@ -97,7 +97,13 @@ export function applyPreparedPatch(
           detail: `JSON Patch cannot be applied: ${error.name} at operation ${error.index}`,
         };
       }
-      throw error;
+      // fast-json-patch throws plain errors too (a `__proto__` path segment, a
+      // move into its own child): the patch does not apply to this document.
+      return {
+        status: 422,
+        slug: 'patch-not-applicable',
+        detail: `JSON Patch cannot be applied: ${firstLine((error as Error).message ?? String(error))}`,
+      };
     }
   }
   if (result === undefined) {

@@ -13,7 +13,7 @@ import { type ServerProcess, startServer } from './process.js';
 
 const DOCS = 4; // two writers per document: contention, so If-Match chains branch and 412
 const WRITERS = 8;
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 interface Sent {
   body: string;
