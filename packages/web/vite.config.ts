@@ -25,6 +25,7 @@ export default defineConfig({
     },
   },
   server: {
+    host: '127.0.0.1',
     port: Number(process.env.WEB_PORT ?? 18500),
     // Development only: the document server runs separately (IFMATCH_URL).
     proxy: { '/api': process.env.IFMATCH_URL ?? 'http://127.0.0.1:18501' },

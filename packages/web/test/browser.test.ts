@@ -363,6 +363,11 @@ describe.skipIf(!run)('web app in Chromium', () => {
           }).length,
       );
       expect(unnamed).toBe(0);
+      const duplicateIds = await page.evaluate(() => {
+        const ids = Array.from(document.querySelectorAll('[id]'), (e) => e.id);
+        return ids.filter((id, i) => ids.indexOf(id) !== i);
+      });
+      expect(duplicateIds).toEqual([]);
       expect(errors).toEqual([]);
     } finally {
       await context.close();
