@@ -124,6 +124,28 @@ async function resetDocument(baseUrl: string, doc: string): Promise<void> {
   }
 }
 
+/**
+ * The workers run compiled JS: drop any `--conditions` (a test runner's
+ * "source" condition would point @ifmatch/client at TypeScript Node cannot load).
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    if (arg === '--conditions' || arg === '-C') i++;
+    else if (!arg.startsWith('--conditions=') && !/^-C./.test(arg)) out.push(arg);
+  }
+  return out;
+}
+
+function workerEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  if (env.NODE_OPTIONS) {
+    env.NODE_OPTIONS = workerExecArgv(env.NODE_OPTIONS.split(/\s+/).filter(Boolean)).join(' ');
+  }
+  return env;
+}
+
 interface Racer {
   go(): void;
   stop(): void;
@@ -139,6 +161,8 @@ function startRacer(
   if (processes) {
     const child = fork(path, [JSON.stringify(config)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: workerExecArgv(process.execArgv),
+      env: workerEnv(),
     });
     child.on('message', (m) => onMessage(m as WorkerMessage));
     child.on('exit', (code) => onExit(code ?? 1));
@@ -149,7 +173,11 @@ function startRacer(
       },
     };
   }
-  const worker = new Worker(path, { workerData: config });
+  const worker = new Worker(path, {
+    workerData: config,
+    execArgv: workerExecArgv(process.execArgv),
+    env: workerEnv(),
+  });
   worker.on('message', (m) => onMessage(m as WorkerMessage));
   worker.on('error', (e) => onMessage({ type: 'error', message: String(e) }));
   worker.on('exit', (code) => onExit(code));
