@@ -16,6 +16,17 @@ const HOW_TO_ENABLE =
   'start PostgreSQL at 127.0.0.1:5432 (trust auth, user postgres, database test) ' +
   'or set IFMATCH_PG_URL=postgres://user:password@host:port/database';
 
+/** ADMIN_URL without its password, for messages. */
+function shownUrl(): string {
+  try {
+    const url = new URL(ADMIN_URL);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return 'IFMATCH_PG_URL (unparsable)';
+  }
+}
+
 let probed: Promise<string | undefined> | undefined;
 
 /** undefined when PostgreSQL answers, else why not. */
@@ -46,7 +57,7 @@ export async function describePostgres(name: string, body: () => void): Promise<
   } else if (process.env.CI === 'true') {
     describe(name, () => {
       it('needs PostgreSQL (required in CI)', () => {
-        throw new Error(`PostgreSQL unreachable at ${ADMIN_URL}: ${problem}. ${HOW_TO_ENABLE}`);
+        throw new Error(`PostgreSQL unreachable at ${shownUrl()}: ${problem}. ${HOW_TO_ENABLE}`);
       });
     });
   } else {
