@@ -74,16 +74,19 @@ function makeItem(rand, n) {
   };
 }
 
-/** Builds the document for one size: items are added until the target size is reached. */
+/** Builds the document for one size: items are added while they fit the target size. */
 export function buildDocument(size) {
   const target = SIZES[size];
   const rand = prng(0x1f2e3d4c ^ target);
   const doc = { kind: 'bench', size, generated: '2026-01-01T00:00:00.000Z', items: [] };
-  let length = JSON.stringify(doc).length;
-  while (length < target) {
+  // Stay at or just under the target: 1 MB must fit the server's default 1 MiB body limit.
+  let length = Buffer.byteLength(JSON.stringify(doc));
+  for (;;) {
     const item = makeItem(rand, doc.items.length);
+    const add = Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (length + add > target) break;
     doc.items.push(item);
-    length += Buffer.byteLength(JSON.stringify(item)) + 1;
+    length += add;
   }
   return Buffer.from(JSON.stringify(doc));
 }

@@ -206,7 +206,16 @@ export async function startTarget(target, port, docs, pg) {
     db = await pg.createDatabase();
     cleanup = () => pg.dropDatabase();
   }
-  const child = spawnLogged([IFMATCH_CLI, 'serve', '--port', String(port), '--db', db]);
+  const child = spawnLogged([
+    IFMATCH_CLI,
+    'serve',
+    '--port',
+    String(port),
+    '--db',
+    db,
+    '--log-level',
+    'warn',
+  ]);
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${base}/healthz`, 30000, child, target.name);
