@@ -60,7 +60,7 @@ export function decide(
   options: PreconditionOptions = {},
 ): Decision {
   if (validators === undefined) return { action: 'skip' };
-  const m = method.toUpperCase();
+  const m = method; // methods are case-sensitive (RFC 9110 9.1), as in core
   // 13.2.1: an absent target's unconditional answer is the handler's 404; only a
   // PUT (which would create) has its preconditions evaluated.
   if (!validators.exists && m !== 'PUT') {
@@ -109,7 +109,7 @@ export function decideByBody(
   lastModifiedHeader: unknown,
   body: unknown,
 ): { etag: string; decision: Decision } | undefined {
-  const m = method.toUpperCase();
+  const m = method;
   if (!SAFE.has(m) || status !== 200) return undefined;
   if (existingETag !== undefined && existingETag !== null && existingETag !== '') return undefined;
   if (typeof body !== 'string' && !(body instanceof Uint8Array)) return undefined;

@@ -82,7 +82,7 @@ export function bodyETag(): MiddlewareHandler {
     await next();
     const res = c.res;
     if (res.status !== 200 || res.body === null || res.headers.has('etag')) return;
-    const method = c.req.method.toUpperCase();
+    const method = c.req.method;
     if (method !== 'GET' && method !== 'HEAD') return;
     if (res.headers.get('content-type')?.startsWith('text/event-stream')) return;
     // Reading consumes the body: from here on the response is always replaced.

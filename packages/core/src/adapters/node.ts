@@ -178,5 +178,5 @@ export function sendWithETag(
     return;
   }
   res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
-  res.end(method.toUpperCase() === 'HEAD' ? undefined : body);
+  res.end(method === 'HEAD' ? undefined : body);
 }

@@ -1,4 +1,5 @@
 // The README quotes these examples verbatim: prove each one runs and behaves.
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import * as expressExample from '../../examples/express.js';
 import * as fastifyExample from '../../examples/fastify.js';
@@ -15,7 +16,14 @@ const examples: Array<[string, Start]> = [
   ['hono', honoExample.start],
 ];
 
-describe.each(examples)('examples/%s.ts', (_name, start) => {
+describe.each(examples)('examples/%s.ts', (name, start) => {
+  it('is quoted verbatim in the README', async () => {
+    const root = new URL('../../', import.meta.url);
+    const source = await readFile(new URL(`examples/${name}.ts`, root), 'utf8');
+    const readme = await readFile(new URL('README.md', root), 'utf8');
+    expect(readme).toContain('```ts\n' + source.trimEnd() + '\n```');
+  });
+
   it('revalidates with 304, refuses blind and stale writes, accepts a current one', async () => {
     const { url, close } = await start();
     try {
