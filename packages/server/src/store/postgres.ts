@@ -344,20 +344,38 @@ export class PostgresStore implements DocumentStore {
   }
 
   async write<R>(key: DocKey, decide: WriteDecider<R>): Promise<WriteOutcome<R>> {
-    return this.#withClient(async (client, state) => {
-      // Explicit, so a database whose default is SERIALIZABLE behaves the same.
-      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-      let outcome: WriteOutcome<R>;
-      try {
-        outcome = await this.#decideAndApply(client, key, decide);
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
-      }
-      state.committing = true;
-      await client.query('COMMIT');
-      return outcome;
-    });
+    let committing: WriteOutcome<R> | undefined;
+    try {
+      return await this.#withClient(async (client, state) => {
+        // Explicit, so a database whose default is SERIALIZABLE behaves the same.
+        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+        let outcome: WriteOutcome<R>;
+        try {
+          outcome = await this.#decideAndApply(client, key, decide);
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw error;
+        }
+        state.committing = true;
+        committing = outcome;
+        await client.query('COMMIT');
+        return outcome;
+      });
+    } catch (error) {
+      const put = committing?.action === 'put' ? committing : undefined;
+      if (put !== undefined && (await this.#landed(key, put.doc.etag, error))) return put;
+      throw error;
+    }
+  }
+
+  /**
+   * The answer to a COMMIT was lost: did it happen? Our ETag (a fresh sequence
+   * value) being current proves it did; anything else stays unknown (503).
+   */
+  async #landed(key: DocKey, etag: string, error: unknown): Promise<boolean> {
+    if (!(error instanceof StoreUnavailableError)) return false;
+    const now = await this.validators(key).catch(() => undefined);
+    return now?.etag === etag;
   }
 
   async #decideAndApply<R>(
@@ -406,33 +424,46 @@ export class PostgresStore implements DocumentStore {
   }
 
   async create(collection: string, body: Buffer): Promise<{ id: string } & StoredValidators> {
-    return this.#withClient(async (client, state) => {
-      const id = newId();
-      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-      let stamp: { last_modified: string } | undefined;
-      let etag: string;
-      try {
-        const { rows } = await client.query<{ version: string }>(
-          `SELECT nextval('ifmatch_version_seq') AS version`,
-        );
-        etag = versionETag(BigInt(rows[0]!.version), hashBytes(body));
-        const written = await client.query<{ last_modified: string }>(INSERT_DOC, [
-          collection,
-          id,
-          etag,
-          body,
-        ]);
-        stamp = written.rows[0];
-        // An id collision is not expected; if it happens, try another id.
-        if (stamp === undefined) throw new RetryTransaction('id taken');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw error;
+    let committing: ({ id: string } & StoredValidators) | undefined;
+    try {
+      return await this.#withClient(async (client, state) => {
+        const id = newId();
+        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+        let stamp: { last_modified: string } | undefined;
+        let etag: string;
+        try {
+          const { rows } = await client.query<{ version: string }>(
+            `SELECT nextval('ifmatch_version_seq') AS version`,
+          );
+          etag = versionETag(BigInt(rows[0]!.version), hashBytes(body));
+          const written = await client.query<{ last_modified: string }>(INSERT_DOC, [
+            collection,
+            id,
+            etag,
+            body,
+          ]);
+          stamp = written.rows[0];
+          // An id collision is not expected; if it happens, try another id.
+          if (stamp === undefined) throw new RetryTransaction('id taken');
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw error;
+        }
+        state.committing = true;
+        committing = { id, ...toValidators(etag, stamp.last_modified) };
+        await client.query('COMMIT');
+        return committing;
+      });
+    } catch (error) {
+      const made = committing;
+      if (
+        made !== undefined &&
+        (await this.#landed({ collection, id: made.id }, made.etag, error))
+      ) {
+        return made;
       }
-      state.committing = true;
-      await client.query('COMMIT');
-      return { id, ...toValidators(etag, stamp.last_modified) };
-    });
+      throw error;
+    }
   }
 
   async list(collection: string, options: { after?: string; limit: number }): Promise<ListPage> {
