@@ -12,6 +12,7 @@ import {
   useDeleteDocument,
   useDocument,
   useDocumentApi,
+  useLastResponse,
   useSaveDocument,
 } from '../query/index.js';
 import { collectionHref, documentUrl } from '../route.js';
@@ -39,6 +40,7 @@ export function DocumentView(props: { collection: string; id: string; interval: 
   const api = useDocumentApi();
   const queryClient = useQueryClient();
   const doc = useDocument(url, { refetchInterval: props.interval });
+  const lastStatus = useLastResponse(url);
   const save = useSaveDocument();
   const remove = useDeleteDocument();
   const create = useCreateDocument();
@@ -279,7 +281,15 @@ export function DocumentView(props: { collection: string; id: string; interval: 
         <div>
           <dt>Last check</dt>
           <dd data-testid="last-check">
-            {doc.isFetching ? 'checking…' : data?.notModified ? '304 Not Modified' : '200 OK'}
+            {doc.isFetching
+              ? 'checking…'
+              : lastStatus === 304
+                ? '304 Not Modified'
+                : lastStatus === 200
+                  ? '200 OK'
+                  : lastStatus
+                    ? String(lastStatus)
+                    : '—'}
           </dd>
         </div>
         <div>

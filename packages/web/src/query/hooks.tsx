@@ -7,8 +7,12 @@ import {
   useQueryClient,
 } from '@tanstack/react-query';
 import { createContext, type ReactNode, useContext, useSyncExternalStore } from 'react';
+import { documentKey, documentQueryOptions, type UseDocumentOptions } from './options.js';
+
+export type { UseDocumentOptions };
+
 import type { RequestStats, StatsSnapshot } from './stats.js';
-import { type DocumentApi, DocumentNotFoundError, type DocumentSnapshot } from './types.js';
+import type { DocumentApi, DocumentSnapshot } from './types.js';
 
 interface IfMatchContextValue {
   api: DocumentApi;
@@ -36,7 +40,13 @@ export function useDocumentApi(): DocumentApi {
   return ctx.api;
 }
 
-const EMPTY: StatsSnapshot = { requests: 0, notModified: 0, bytesSaved: 0, recent: [] };
+const EMPTY: StatsSnapshot = {
+  requests: 0,
+  notModified: 0,
+  bytesSaved: 0,
+  recent: [],
+  lastStatus: {},
+};
 const noSubscribe = () => () => {};
 
 /** Live request counters (requests, 304s, bytes not downloaded). */
@@ -45,32 +55,11 @@ export function useRequestStats(): StatsSnapshot {
   return useSyncExternalStore(stats?.subscribe ?? noSubscribe, stats?.getSnapshot ?? (() => EMPTY));
 }
 
-/** The query key of a document URL: one cache entry per URL. */
-export const documentKey = (url: string) => ['ifmatch', 'document', url] as const;
-
-/**
- * Keep the previous snapshot object when the state did not change (same ETag
- * and, on a 304, the very same cached value): components see the same
- * reference and skip re-rendering, without TanStack's deep comparison walking
- * the whole document on every revalidation.
- */
-function sameState(old: unknown, next: unknown): unknown {
-  const o = old as DocumentSnapshot | undefined;
-  const n = next as DocumentSnapshot;
-  if (o && o.etag !== undefined && o.etag === n.etag && o.value === n.value) {
-    return o.notModified === n.notModified && o.lastModified === n.lastModified
-      ? o
-      : { ...o, notModified: n.notModified, lastModified: n.lastModified };
-  }
-  return n;
-}
-
-export interface UseDocumentOptions {
-  /** Revalidate every N ms with If-None-Match; false = never. Default 5000. */
-  refetchInterval?: number | false;
-  /** Revalidate when the window regains focus. Default true. */
-  refetchOnWindowFocus?: boolean;
-  enabled?: boolean;
+/** HTTP status of the latest request for `url` (e.g. 304 after a revalidation), if seen. */
+export function useLastResponse(url: string): number | undefined {
+  const { lastStatus } = useRequestStats();
+  const u = new URL(url, globalThis.location?.href ?? 'http://localhost/');
+  return lastStatus[u.pathname + u.search];
 }
 
 /**
@@ -83,18 +72,7 @@ export function useDocument<T = unknown>(
   options: UseDocumentOptions = {},
 ): UseQueryResult<DocumentSnapshot<T>, Error> {
   const api = useDocumentApi();
-  return useQuery({
-    queryKey: documentKey(url),
-    queryFn: () => api.get<T>(url),
-    refetchInterval: options.refetchInterval ?? 5000,
-    refetchOnWindowFocus: options.refetchOnWindowFocus ?? true,
-    enabled: options.enabled ?? true,
-    structuralSharing: sameState as (old: unknown, next: unknown) => DocumentSnapshot<T>,
-    // The data is always revalidated before use; 304s make that cheap.
-    staleTime: 0,
-    // A missing document is an answer, not a transient failure.
-    retry: (count, error) => !(error instanceof DocumentNotFoundError) && count < 2,
-  });
+  return useQuery(documentQueryOptions<T>(api, url, options));
 }
 
 /** Put a snapshot we know is current into the query cache (after a write or a 412). */

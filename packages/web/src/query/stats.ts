@@ -15,12 +15,20 @@ export interface StatsSnapshot {
   notModified: number;
   bytesSaved: number;
   recent: readonly RequestRecord[];
+  /** Status of the latest request per path (path + query). */
+  lastStatus: Readonly<Record<string, number>>;
 }
 
 const RECENT = 12;
 
 export class RequestStats {
-  #snapshot: StatsSnapshot = { requests: 0, notModified: 0, bytesSaved: 0, recent: [] };
+  #snapshot: StatsSnapshot = {
+    requests: 0,
+    notModified: 0,
+    bytesSaved: 0,
+    recent: [],
+    lastStatus: {},
+  };
   #listeners = new Set<() => void>();
 
   readonly subscribe = (listener: () => void): (() => void) => {
@@ -39,6 +47,7 @@ export class RequestStats {
       notModified: s.notModified + (status === 304 ? 1 : 0),
       bytesSaved: s.bytesSaved + saved,
       recent: [rec, ...s.recent].slice(0, RECENT),
+      lastStatus: { ...s.lastStatus, [path]: status },
     };
     for (const l of this.#listeners) l();
   }

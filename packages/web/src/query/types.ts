@@ -8,7 +8,11 @@ export interface DocumentSnapshot<T = unknown> {
   etag: string | undefined;
   /** Last-Modified as sent by the server (an HTTP-date). */
   lastModified: string | undefined;
-  /** The last revalidation was answered 304 (value came from the cache, unparsed). */
+  /**
+   * This snapshot came from a 304 (the cached value, no body, no parse).
+   * useDocument keeps one object per state, so for the outcome of the latest
+   * request use useLastResponse(url).
+   */
   notModified: boolean;
 }
 

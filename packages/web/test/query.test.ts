@@ -1,0 +1,87 @@
+// The reusable query layer (src/query) in Node against the real server: no
+// browser needed, so these run everywhere.
+import { QueryClient } from '@tanstack/react-query';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The non-React modules of src/query (the hooks themselves need a DOM).
+import { createDocumentApi } from '../src/query/api.js';
+import { documentQueryOptions } from '../src/query/options.js';
+import { RequestStats } from '../src/query/stats.js';
+import { AlreadyExistsError, ConflictError, DocumentNotFoundError } from '../src/query/types.js';
+import { putJson, type RunningServer, startServer } from './harness.js';
+
+describe('query layer over @ifmatch/client', () => {
+  let server: RunningServer;
+  const coll = `q${Date.now().toString(36)}`;
+  const url = (id: string) => `/api/${coll}/${id}`;
+
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const makeApi = () => {
+    const stats = new RequestStats();
+    return { stats, api: createDocumentApi({ baseUrl: server.url, stats }) };
+  };
+
+  it('a refetch answered 304 yields the very same snapshot object; the stats count its bytes', async () => {
+    const doc = { title: 'same', list: [1, 2, 3] };
+    expect((await putJson(server.url + url('same'), doc)).status).toBe(201);
+    const { api, stats } = makeApi();
+    const qc = new QueryClient();
+    const options = documentQueryOptions(api, url('same'));
+    const first = await qc.fetchQuery(options);
+    await qc.refetchQueries({ queryKey: options.queryKey, type: 'all' });
+    const second = qc.getQueryData(options.queryKey);
+    expect(second).toBe(first); // same reference: no re-render, no deep compare
+    expect(first.value).toEqual(doc);
+
+    const s = stats.getSnapshot();
+    expect(s.requests).toBe(2);
+    expect(s.notModified).toBe(1);
+    expect(s.recent[0]).toMatchObject({ method: 'GET', status: 304 });
+    expect(s.bytesSaved).toBe(new TextEncoder().encode(JSON.stringify(doc)).byteLength);
+
+    // A change elsewhere: new snapshot with the new ETag.
+    const put = await putJson(
+      server.url + url('same'),
+      { title: 'changed' },
+      { 'if-match': first.etag! },
+    );
+    expect(put.status).toBe(200);
+    await qc.refetchQueries({ queryKey: options.queryKey, type: 'all' });
+    const third = qc.getQueryData(options.queryKey);
+    expect(third).not.toBe(first);
+    expect(third).toMatchObject({
+      value: { title: 'changed' },
+      etag: put.headers.get('etag'),
+      notModified: false,
+    });
+    qc.clear();
+  });
+
+  it('save with a stale ETag rejects with ConflictError carrying the current document', async () => {
+    const { api } = makeApi();
+    const created = await api.create(url('c'), { n: 1 });
+    expect(created.etag).toMatch(/^"/);
+    const saved = await api.save(url('c'), { n: 2 }, created.etag!);
+    expect(saved.etag).not.toBe(created.etag);
+    const error = await api.save(url('c'), { n: 3 }, created.etag!).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConflictError);
+    expect(error).toMatchObject({ currentETag: saved.etag, current: { value: { n: 2 } } });
+    expect((await api.get(url('c'))).value).toEqual({ n: 2 });
+  });
+
+  it('create-only, stale delete, and 404 map to typed errors', async () => {
+    const { api } = makeApi();
+    const first = await api.create(url('d'), { v: 1 });
+    await expect(api.create(url('d'), { v: 'other' })).rejects.toBeInstanceOf(AlreadyExistsError);
+    const second = await api.save(url('d'), { v: 2 }, first.etag!);
+    await expect(api.remove(url('d'), first.etag!)).rejects.toBeInstanceOf(ConflictError);
+    expect((await api.get(url('d'))).value).toEqual({ v: 2 });
+    await api.remove(url('d'), second.etag!);
+    await expect(api.get(url('d'))).rejects.toBeInstanceOf(DocumentNotFoundError);
+  });
+});
