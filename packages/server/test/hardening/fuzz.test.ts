@@ -427,7 +427,7 @@ afterAll(async () => {
 
 describe('fuzz over the HTTP surface', () => {
   it('random requests: no 5xx, problem+json errors, state changes only via 2xx writes', async () => {
-    await fc.assert(fc.asyncProperty(requestArb, runCase), options(6000));
+    await fc.assert(fc.asyncProperty(requestArb, runCase), options(4000));
     expect((await send('GET', '/healthz', {})).status).toBe(200);
   }, 120_000);
 
@@ -459,7 +459,7 @@ describe('fuzz over the HTTP surface', () => {
         ),
       ),
     });
-    await fc.assert(fc.asyncProperty(writeArb, runCase), options(2000));
+    await fc.assert(fc.asyncProperty(writeArb, runCase), options(1000));
     expect((await send('GET', '/healthz', {})).status).toBe(200);
   }, 120_000);
 
