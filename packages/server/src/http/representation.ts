@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
+import { CodingCache, codingFor, codingTags } from './compression.js';
 
 /**
  * Stored bytes by ETag. An ETag names one sequence of bytes for good (store
@@ -8,8 +9,11 @@ import { LRUCache } from 'lru-cache';
  */
 export class BodyCache {
   readonly #lru: LRUCache<string, Buffer> | undefined;
+  /** gzip/br bodies by ETag, same budget: each coding is compressed once per stored version. */
+  readonly codings: CodingCache;
 
   constructor(maxBytes: number) {
+    this.codings = new CodingCache(maxBytes);
     this.#lru =
       maxBytes > 0
         ? new LRUCache<string, Buffer>({
@@ -40,13 +44,36 @@ export interface Representation {
 }
 
 /**
- * Chooses the representation of a stored document for this request. Identity
- * only for now; content codings (gzip, br) slot in here, each with its own
- * ETag (core's codingETag) and `Vary: Accept-Encoding`.
+ * Chooses the representation of a stored document for this request: identity,
+ * gzip or br by Accept-Encoding (documents above the threshold), each coding
+ * with its own ETag (core's codingETag) and compressed once per stored version.
  */
-export function selectRepresentation(
-  _request: FastifyRequest,
+export async function selectRepresentation(
+  request: FastifyRequest,
   stored: { etag: string; body: Buffer },
-): Representation {
-  return { body: stored.body, etag: stored.etag, alternateETags: [], headers: {} };
+  cache: BodyCache,
+): Promise<Representation> {
+  const coding = codingFor(request.headers['accept-encoding'], stored.body.length);
+  const tags = codingTags(stored.etag, coding);
+  const body = await cache.codings.get(stored.etag, coding, stored.body);
+  const headers: Record<string, string> = { vary: 'accept-encoding' };
+  if (coding !== 'identity') headers['content-encoding'] = coding;
+  return { body, etag: tags.etag, alternateETags: tags.alternateETags, headers };
+}
+
+/**
+ * The validators of a stored state as this request sees them: the selected
+ * coding's tag, the other codings' tags as alternates (If-Match passes on any).
+ * Needs the size only, never the body, so a 304 stays body-free.
+ */
+export function representationValidators(
+  request: FastifyRequest,
+  v: { etag: string; size?: number | undefined },
+): { etag: string; alternateETags: string[] } {
+  return codingTags(v.etag, codingFor(request.headers['accept-encoding'], v.size));
+}
+
+/** Every coding's tag of a state except `etag` itself: what a write's If-Match may name. */
+export function allCodingTags(etag: string): string[] {
+  return codingTags(etag, 'identity').alternateETags;
 }

@@ -23,7 +23,11 @@ import { applyPreparedPatch, type PatchFailure, preparePatch } from '../patch.js
 import { type ReturnPreference, returnPreference } from '../prefer.js';
 import { problem, sendProblem } from '../problem.js';
 import { parseRange } from '../range.js';
-import { selectRepresentation } from '../representation.js';
+import {
+  allCodingTags,
+  representationValidators,
+  selectRepresentation,
+} from '../representation.js';
 import { documentSchemas } from '../schemas.js';
 
 export const DOCUMENT_URL = '/api/:collection/:id';
@@ -51,13 +55,19 @@ function checkWrite(
   conditional: ConditionalHeaders,
   current: StoredDocument | undefined,
 ): Failed | undefined {
-  const evaluation = evaluatePreconditions(method, conditional, toValidators(current));
+  const validators = toValidators(current);
+  // If-Match may name the tag of any content coding of the current state (CONTRACT.md).
+  if (current) validators.alternateETags = allCodingTags(current.etag);
+  const evaluation = evaluatePreconditions(method, conditional, validators);
   if (evaluation.status === 'proceed') return undefined;
   // A write never gets 304; evaluatePreconditions answers 412 for non-GET/HEAD.
   return evaluation.status === 412
     ? evaluation
     : { status: 412, precondition: 'If-None-Match', malformed: false };
 }
+
+/** The stored tag behind the coding tag that validators() gave the adapter, per request. */
+const baseTags = new WeakMap<FastifyRequest, string>();
 
 export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
   const { store, cache, metrics } = ctx;
@@ -134,12 +144,16 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
       validators: async (request: FastifyRequest) => {
         const v = await store.validators(keyOf(request));
         metrics.noteSize(request, v?.size);
-        return toValidators(v);
+        if (!v) return toValidators(v);
+        // The selected coding's tag, so If-None-Match is compared with what we would send.
+        const tags = representationValidators(request, v);
+        baseTags.set(request, v.etag);
+        return { ...toValidators(v), ...tags };
       },
     },
     // Set before the adapter decides, so its 304 keeps it (RFC 9110 15.4.5).
     onRequest: async (_request, reply) => {
-      reply.header('cache-control', 'no-cache');
+      reply.header('cache-control', 'no-cache').header('vary', 'accept-encoding');
     },
     handler: async (request, reply) => {
       const key = keyOf(request);
@@ -149,21 +163,23 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
       if (!v?.exists || v.etag === undefined) return sendNotFound(reply, describe(key));
       let stored: StoredDocument | undefined;
       let rangeAllowed = state?.evaluation?.status === 'proceed' && state.evaluation.range;
-      const cached = cache.get(v.etag);
+      // The stored state's own tag (v.etag may be a coding's).
+      const base = baseTags.get(request) ?? v.etag;
+      const cached = cache.get(base);
       if (cached) {
-        stored = { etag: v.etag, lastModified: Number(v.lastModified), body: cached };
+        stored = { etag: base, lastModified: Number(v.lastModified), body: cached };
       } else {
         stored = await store.read(key);
         if (!stored) return sendNotFound(reply, describe(key));
         cache.set(stored.etag, stored.body);
-        if (stored.etag !== v.etag) {
+        if (stored.etag !== base) {
           // A write landed between validators() and read(): answer for what we send.
           const again = reevaluateRead(request, reply, stored);
           if (!again) return reply;
           rangeAllowed = again.range;
         }
       }
-      const rep = selectRepresentation(request, stored);
+      const rep = await selectRepresentation(request, stored, cache);
       setValidatorHeaders(reply, { etag: rep.etag, lastModified: stored.lastModified });
       reply.header('accept-ranges', 'bytes').header('content-type', 'application/json');
       for (const [name, value] of Object.entries(rep.headers)) reply.header(name, value);
