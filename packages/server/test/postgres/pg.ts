@@ -125,6 +125,12 @@ export interface Outage {
   url(database: string): string;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /**
+   * Cuts the connection that sends the next COMMIT, just before the database
+   * receives it ('before': rolled back) or just after ('after': committed, but
+   * the client never gets the answer).
+   */
+  cutAtNextCommit(mode: 'before' | 'after'): void;
   close(): Promise<void>;
 }
 
@@ -134,6 +140,7 @@ export async function relayToPostgres(): Promise<Outage> {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let port = 0;
+  let cut: 'before' | 'after' | undefined;
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const s = createServer((inbound) => {
@@ -146,7 +153,21 @@ export async function relayToPostgres(): Promise<Outage> {
             outbound.destroy();
           });
         }
-        inbound.pipe(outbound).pipe(inbound);
+        outbound.pipe(inbound);
+        inbound.on('data', (chunk: Buffer) => {
+          // A simple-protocol COMMIT: where a cut makes the outcome unknown to the client.
+          if (cut !== undefined && chunk.includes('COMMIT\0')) {
+            const mode = cut;
+            cut = undefined;
+            // 'after': the database gets the COMMIT (and commits), the client never hears back.
+            if (mode === 'after') outbound.end(chunk);
+            else outbound.destroy();
+            outbound.unpipe(inbound);
+            inbound.destroy();
+            return;
+          }
+          outbound.write(chunk);
+        });
       });
       s.once('error', reject);
       s.listen(port, '127.0.0.1', () => {
@@ -172,6 +193,9 @@ export async function relayToPostgres(): Promise<Outage> {
       u.port = String(port);
       u.pathname = `/${database}`;
       return u.toString();
+    },
+    cutAtNextCommit(mode) {
+      cut = mode;
     },
     stop,
     start: listen,

@@ -11,6 +11,7 @@ import {
 import {
   createTestDatabase,
   describePostgres,
+  relayToPostgres,
   type TestDatabase,
   terminateBackends,
 } from './pg.js';
@@ -223,6 +224,35 @@ await describePostgres('PostgreSQL store', () => {
     } finally {
       await raw.end();
       await small.close();
+    }
+  });
+
+  it('resolves a COMMIT whose answer was lost: acknowledged only if it landed', async () => {
+    const relay = await relayToPostgres();
+    const store = await openPostgresStore(relay.url(db.name), { poolSize: 2, onError: () => {} });
+    const key = { collection: 'docs', id: 'commit-cut' };
+    try {
+      await store.write(key, () => ({ action: 'put', body: json({ v: 0 }) }));
+      // Committed, answer lost: the store reads its own ETag back and acknowledges.
+      relay.cutAtNextCommit('after');
+      const landed = await store.write(key, () => ({ action: 'put', body: json({ v: 1 }) }));
+      expect(landed.action).toBe('put');
+      const after = (await a.read(key))!;
+      expect(after.body.toString()).toBe('{"v":1}');
+      if (landed.action === 'put') expect(after.etag).toBe(landed.doc.etag);
+      // Never committed: 503 (unknown to the store), and indeed nothing changed.
+      relay.cutAtNextCommit('before');
+      await expect(
+        store.write(key, () => ({ action: 'put', body: json({ v: 2 }) })),
+      ).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect((await a.read(key))!.body.toString()).toBe('{"v":1}');
+      // Same for create().
+      relay.cutAtNextCommit('after');
+      const made = await store.create('docs', json({ made: 1 }));
+      expect((await a.validators({ collection: 'docs', id: made.id }))?.etag).toBe(made.etag);
+    } finally {
+      await store.close();
+      await relay.close();
     }
   });
 
