@@ -101,8 +101,19 @@ async function main() {
   const cli = join(root, 'packages/server/dist/cli/main.js');
   const server = spawn(
     process.execPath,
-    [cli, 'serve', '--port', String(port), '--host', '127.0.0.1', '--db', db],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } },
+    [
+      cli,
+      'serve',
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--db',
+      db,
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
   server.stderr.on('data', (c) => {
