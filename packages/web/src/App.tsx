@@ -46,6 +46,17 @@ export function App() {
 
   const interval = seconds > 0 ? seconds * 1000 : false;
 
+  // The window title names the view: useful with many tabs and for screen readers.
+  useEffect(() => {
+    const where =
+      route.view === 'document'
+        ? `${route.id} — ${route.collection}`
+        : route.view === 'collection'
+          ? route.collection
+          : '';
+    document.title = where ? `${where} — ifmatch` : 'ifmatch — shared JSON documents';
+  }, [route]);
+
   return (
     <>
       <header>

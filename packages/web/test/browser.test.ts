@@ -327,6 +327,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
       await page.waitForURL(new RegExp(`#/c/${coll}/listed$`));
       await eventually(async () => JSON.parse(await editorText(page))).toEqual({ hello: 'world' });
       expect(await page.getByTestId('last-modified').textContent()).toMatch(/GMT$/);
+      expect(await page.title()).toBe(`listed — ${coll} — ifmatch`);
 
       const { etag } = await getJson(api('listed'));
       const del = await fetch(api('listed'), { method: 'DELETE', headers: { 'if-match': etag! } });
