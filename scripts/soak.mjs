@@ -275,6 +275,10 @@ async function main() {
       rssStart: mb(rssStart),
       rssEnd: mb(rssEnd),
       rssMax: mb(rssMax),
+      // Samples across the run after warm-up: a leak climbs steadily, a cache levels off.
+      rssTrend: [0, 0.25, 0.5, 0.75, 1].map((q) =>
+        mb(rssSamples[Math.min(rssSamples.length - 1, Math.floor(q * rssSamples.length))]),
+      ),
       lostUpdates: lost,
     };
     console.log(JSON.stringify(report, null, 2));
