@@ -323,6 +323,7 @@ export class IfMatchClient {
     const failed = new Set<string>();
     let attempts = 0;
     let conflicts = 0;
+    let sleeps = 0;
     let lastError: unknown;
 
     for (;;) {
@@ -384,7 +385,14 @@ export class IfMatchClient {
       if (attempts >= maxAttempts) {
         throw new MaxAttemptsError(href, attempts, conflicts, { cause: lastError });
       }
-      await sleep(backoffDelay(attempts - 1, backoff), signal);
+      // The first 412 that carried the current document is retried at once:
+      // that state is as fresh as it gets. Later conflicts back off with full
+      // jitter; after a sleep any state in hand is stale, so re-read through
+      // the cache (a 304 and no body when the 412's document is still current).
+      if (!(theirs !== undefined && conflicts === 1 && sleeps === 0)) {
+        await sleep(backoffDelay(sleeps++, backoff), signal);
+        if (theirs !== undefined) refetch = true;
+      }
       if (refetch) {
         const got = await this.get<T>(url, readOptions);
         // A cache answer could only repeat a failed tag if the server were odd; then read plainly.

@@ -7,6 +7,7 @@ import {
   MaxAttemptsError,
   NotFoundError,
   PreconditionFailedError,
+  PreconditionRequiredError,
 } from '@ifmatch/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CountingProxy, startProxy } from './helpers/proxy.js';
@@ -281,21 +282,26 @@ describe('update()', () => {
     });
     await client.create(path, { v: 0 });
     proxy.reset();
-    const interfere = interfering(path, { v: 100 });
+    const other = new IfMatchClient({ baseUrl: server.url });
+    let k = 0;
     const controller = new AbortController();
     const pending = client.update<{ v: number }>(
       path,
       async (d) => {
-        await interfere();
+        await other.put(path, { v: 100 + ++k }, { ifMatch: false }); // always someone first
         return { v: d.v + 1 };
       },
       { signal: controller.signal },
     );
-    while (!proxy.log.some((e) => e.status === 412)) await new Promise((r) => setTimeout(r, 5));
+    // The first 412 is retried at once (it carried the current state); the second one sleeps.
+    while (proxy.log.filter((e) => e.status === 412).length < 2) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, 20)); // now inside the two-minute sleep
     const reason = new Error('user cancelled');
     controller.abort(reason);
     await expect(pending).rejects.toBe(reason);
-    expect(proxy.count('PUT')).toBe(1);
+    expect(proxy.count('PUT')).toBe(2);
     // An already-aborted signal sends nothing.
     proxy.reset();
     await expect(client.update(path, (d) => d, { signal: controller.signal })).rejects.toBe(reason);
@@ -338,5 +344,39 @@ describe('update()', () => {
     expect(stored.value).toEqual({ counter: 42 });
     expect(result.etag).toBe(stored.etag);
     expect(await client.get(path)).toMatchObject({ status: 304, value: { counter: 42 } });
+  });
+
+  it('a request lost before the server saw it is sent again (same If-Match, not a conflict)', async () => {
+    const path = doc();
+    const client = new IfMatchClient({ baseUrl: proxy.url, backoff: fast });
+    await new IfMatchClient({ baseUrl: server.url }).create(path, { counter: 7 });
+    proxy.dropRequestOf((req) => req.method === 'PUT');
+    const result = await client.update<{ counter: number }>(path, (d) => ({
+      counter: d.counter + 1,
+    }));
+    expect(proxy.dropped).toBe(1);
+    expect(result).toMatchObject({ value: { counter: 8 }, attempts: 2, conflicts: 0 });
+    const stored = await new IfMatchClient({ baseUrl: server.url }).get(path);
+    expect(stored.value).toEqual({ counter: 8 });
+  });
+});
+
+describe('strict server', () => {
+  it('a write without a precondition is a PreconditionRequiredError (428)', async () => {
+    const strict = await startServer({ strict: true });
+    try {
+      const client = new IfMatchClient({ baseUrl: strict.url });
+      const error = await client
+        .put('/api/strict/a', { v: 1 }, { ifMatch: false })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PreconditionRequiredError);
+      expect((error as PreconditionRequiredError).problem.status).toBe(428);
+      // With preconditions everything works: create, then update() with If-Match.
+      await client.create('/api/strict/a', { v: 1 });
+      const r = await client.update<{ v: number }>('/api/strict/a', (d) => ({ v: d.v + 1 }));
+      expect(r.value).toEqual({ v: 2 });
+    } finally {
+      await strict.close();
+    }
   });
 });

@@ -22,6 +22,8 @@ export interface CountingProxy {
   count(method: string): number;
   /** The next request matching the predicate is forwarded, then its response is dropped. */
   dropResponseOf(predicate: (req: http.IncomingMessage) => boolean): void;
+  /** The next request matching the predicate never reaches the server: its connection is cut. */
+  dropRequestOf(predicate: (req: http.IncomingMessage) => boolean): void;
   dropped: number;
   reset(): void;
   close(): Promise<void>;
@@ -33,6 +35,7 @@ export async function startProxy(target: string): Promise<CountingProxy> {
   const upstream = new URL(target);
   const agent = new http.Agent({ keepAlive: true });
   let drop: ((req: http.IncomingMessage) => boolean) | undefined;
+  let cut: ((req: http.IncomingMessage) => boolean) | undefined;
   const state = {
     log: [] as Exchange[],
     dropped: 0,
@@ -41,6 +44,12 @@ export async function startProxy(target: string): Promise<CountingProxy> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if (cut?.(req)) {
+        cut = undefined;
+        state.dropped++;
+        req.socket.destroy();
+        return;
+      }
       const shouldDrop = drop?.(req) ?? false;
       if (shouldDrop) drop = undefined;
       const headers = { ...req.headers, host: upstream.host };
@@ -95,8 +104,12 @@ export async function startProxy(target: string): Promise<CountingProxy> {
     dropResponseOf(predicate) {
       drop = predicate;
     },
+    dropRequestOf(predicate) {
+      cut = predicate;
+    },
     reset() {
       state.log = [];
+      state.dropped = 0;
     },
     async close() {
       server.closeAllConnections();

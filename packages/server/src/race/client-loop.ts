@@ -12,6 +12,7 @@ export interface ClientConfig {
   updates: number;
   precondition: boolean;
   maxAttempts: number;
+  backoff: { base: number; cap: number };
 }
 
 export interface ClientReport {
@@ -50,7 +51,11 @@ export async function runClient(
   config: ClientConfig,
   onProgress: (p: Progress) => void,
 ): Promise<ClientReport> {
-  const client = new IfMatchClient({ baseUrl: config.baseUrl, maxAttempts: config.maxAttempts });
+  const client = new IfMatchClient({
+    baseUrl: config.baseUrl,
+    maxAttempts: config.maxAttempts,
+    backoff: config.backoff,
+  });
   const report: ClientReport = {
     index: config.index,
     committed: 0,

@@ -26,6 +26,8 @@ Options:
   --no-precondition     plain GET then PUT without If-Match (shows lost updates)
   --processes           one child process per client (default: worker threads)
   --max-attempts N      update() attempts before giving up on one increment (default 100)
+  --backoff-base MS     first retry's backoff ceiling (default 5)
+  --backoff-cap MS      largest backoff (default 250); sleeps are random(0, min(cap, base*2^n))
   -h, --help            this text
 
 Exit status: 0 done (and, with preconditions, no update lost); 1 updates lost
@@ -39,6 +41,7 @@ export interface RaceOptions {
   precondition: boolean;
   processes: boolean;
   maxAttempts: number;
+  backoff: { base: number; cap: number };
 }
 
 class UsageError extends Error {}
@@ -64,6 +67,8 @@ export function parseRaceArgs(argv: string[]): RaceOptions | 'help' {
       'no-precondition': { type: 'boolean' },
       processes: { type: 'boolean' },
       'max-attempts': { type: 'string' },
+      'backoff-base': { type: 'string' },
+      'backoff-cap': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -95,6 +100,10 @@ export function parseRaceArgs(argv: string[]): RaceOptions | 'help' {
     precondition: !values['no-precondition'],
     processes: values.processes ?? false,
     maxAttempts: positiveInt('max-attempts', values['max-attempts'], 100),
+    backoff: {
+      base: positiveInt('backoff-base', values['backoff-base'], 5),
+      cap: positiveInt('backoff-cap', values['backoff-cap'], 250),
+    },
   };
 }
 
@@ -206,6 +215,7 @@ export async function race(options: RaceOptions): Promise<RaceSummary> {
           updates: options.updates,
           precondition: options.precondition,
           maxAttempts: options.maxAttempts,
+          backoff: options.backoff,
         };
         let finished = false;
         racers.push(
