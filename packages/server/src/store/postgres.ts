@@ -36,7 +36,7 @@ export interface PostgresStoreOptions {
 }
 
 /** Bumped when the schema changes; the migration below brings older ones up. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 /** pg_advisory_xact_lock key serializing migrations of concurrently starting instances. */
 const MIGRATION_LOCK = 0x1f3a7c01;
 /** A write that keeps losing races (or connections) gives up with a 503. */
@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS ifmatch_documents (
   id text COLLATE "C" NOT NULL,
   etag text NOT NULL,
   last_modified bigint NOT NULL,
+  -- The body's length, so validators() (the 304 path) never touches the body.
+  size integer NOT NULL,
   body bytea NOT NULL,
   PRIMARY KEY (collection, id)
 );
@@ -92,7 +94,7 @@ c AS (
 
 const UPDATE_DOC = `
 WITH d AS (
-  UPDATE ifmatch_documents SET etag = $3, body = $4, last_modified = ${NOW_MS}
+  UPDATE ifmatch_documents SET etag = $3, body = $4::bytea, size = octet_length($4::bytea), last_modified = ${NOW_MS}
   WHERE collection = $1 AND id = $2 RETURNING last_modified
 ), ${BUMP_COLLECTION}
 SELECT last_modified FROM d`;
@@ -101,8 +103,8 @@ SELECT last_modified FROM d`;
 // no row, and the whole transaction is retried (then it sees that row).
 const INSERT_DOC = `
 WITH d AS (
-  INSERT INTO ifmatch_documents (collection, id, etag, body, last_modified)
-  VALUES ($1, $2, $3, $4, ${NOW_MS})
+  INSERT INTO ifmatch_documents (collection, id, etag, body, size, last_modified)
+  VALUES ($1, $2, $3, $4::bytea, octet_length($4::bytea), ${NOW_MS})
   ON CONFLICT DO NOTHING RETURNING last_modified
 ), ${BUMP_COLLECTION}
 SELECT last_modified FROM d`;
@@ -169,8 +171,14 @@ function isUnavailable(error: unknown): boolean {
   return (code !== undefined && UNAVAILABLE_CODES.has(code)) || isConnectionLost(error);
 }
 
-function toValidators(etag: string, lastModified: string | number): StoredValidators {
-  return { etag, lastModified: Number(lastModified) };
+function toValidators(
+  etag: string,
+  lastModified: string | number,
+  size?: number,
+): StoredValidators {
+  const v: StoredValidators = { etag, lastModified: Number(lastModified) };
+  if (size !== undefined) v.size = size;
+  return v;
 }
 
 export class PostgresStore implements DocumentStore {
@@ -246,7 +254,13 @@ export class PostgresStore implements DocumentStore {
             `the database schema is version ${version}, newer than this server's ${SCHEMA_VERSION}`,
           );
         }
-        // Future migrations: `if (version < 2) { … }`, then record the new version.
+        // Each step brings a database written by an older server up to date.
+        if (version < 2) {
+          await client.query(`
+            ALTER TABLE ifmatch_documents ADD COLUMN IF NOT EXISTS size integer;
+            UPDATE ifmatch_documents SET size = octet_length(body) WHERE size IS NULL;
+            ALTER TABLE ifmatch_documents ALTER COLUMN size SET NOT NULL;`);
+        }
         await client.query('UPDATE ifmatch_schema SET version = $1', [SCHEMA_VERSION]);
         await client.query('COMMIT');
       } catch (error) {
@@ -321,12 +335,12 @@ export class PostgresStore implements DocumentStore {
 
   async validators(key: DocKey): Promise<StoredValidators | undefined> {
     return this.#withClient(async (client) => {
-      const { rows } = await client.query<{ etag: string; last_modified: string }>(
-        'SELECT etag, last_modified FROM ifmatch_documents WHERE collection = $1 AND id = $2',
+      const { rows } = await client.query<{ etag: string; last_modified: string; size: number }>(
+        'SELECT etag, last_modified, size FROM ifmatch_documents WHERE collection = $1 AND id = $2',
         [key.collection, key.id],
       );
       const row = rows[0];
-      return row === undefined ? undefined : toValidators(row.etag, row.last_modified);
+      return row === undefined ? undefined : toValidators(row.etag, row.last_modified, row.size);
     });
   }
 
@@ -339,7 +353,7 @@ export class PostgresStore implements DocumentStore {
       const row = rows[0];
       return row === undefined
         ? undefined
-        : { ...toValidators(row.etag, row.last_modified), body: row.body };
+        : { ...toValidators(row.etag, row.last_modified, row.body.length), body: row.body };
     });
   }
 
@@ -388,7 +402,7 @@ export class PostgresStore implements DocumentStore {
     const current: StoredDocument | undefined =
       row.etag === null || row.last_modified === null || row.body === null
         ? undefined
-        : { ...toValidators(row.etag, row.last_modified), body: row.body };
+        : { ...toValidators(row.etag, row.last_modified, row.body.length), body: row.body };
     // Synchronous, while the row (if any) is locked.
     const decision = decide(current);
     const params = [key.collection, key.id];
@@ -404,7 +418,7 @@ export class PostgresStore implements DocumentStore {
       await client.query(DELETE_DOC, params);
       return {
         action: 'delete',
-        previous: { etag: current.etag, lastModified: current.lastModified },
+        previous: toValidators(current.etag, current.lastModified, current.body.length),
         result: decision.result,
       };
     }
@@ -418,7 +432,7 @@ export class PostgresStore implements DocumentStore {
     return {
       action: 'put',
       created: current === undefined,
-      doc: toValidators(etag, stamp.last_modified),
+      doc: toValidators(etag, stamp.last_modified, decision.body.length),
       result: decision.result,
     };
   }
@@ -450,7 +464,7 @@ export class PostgresStore implements DocumentStore {
           throw error;
         }
         state.committing = true;
-        committing = { id, ...toValidators(etag, stamp.last_modified) };
+        committing = { id, ...toValidators(etag, stamp.last_modified, body.length) };
         await client.query('COMMIT');
         return committing;
       });

@@ -22,11 +22,11 @@ export async function startInstance(db: string, healthy = true): Promise<Instanc
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
   const child: ChildProcess = spawn(
     process.execPath,
-    [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--db', db],
+    [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--db', db, '--log-level', 'warn'],
     // Small pools: several instances and test files share one PostgreSQL.
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, IFMATCH_PG_POOL_SIZE: '6', LOG_LEVEL: 'warn' },
+      env: { ...process.env, IFMATCH_PG_POOL_SIZE: '6' },
     },
   );
   let output = '';

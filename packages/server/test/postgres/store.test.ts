@@ -60,6 +60,8 @@ await describePostgres('PostgreSQL store', () => {
     expect(out.created).toBe(true);
     expect(out.doc.etag).toMatch(/^"[0-9a-z]+-[A-Za-z0-9_-]+"$/);
     expect(await b.validators(key)).toEqual(out.doc);
+    // The size comes with the validators (compression is chosen before any body read).
+    expect(out.doc.size).toBe(7);
     const read = await b.read(key);
     expect(read?.body.toString()).toBe('{"x":1}');
     expect(read?.etag).toBe(out.doc.etag);
@@ -253,6 +255,46 @@ await describePostgres('PostgreSQL store', () => {
     } finally {
       await store.close();
       await relay.close();
+    }
+  });
+
+  it('migrates a database written by an older server (schema 1: no size column)', async () => {
+    const old = await createTestDatabase();
+    const pg = (await import('pg')).default;
+    const raw = new pg.Client({ connectionString: old.url });
+    await raw.connect();
+    try {
+      await raw.query(`
+        CREATE TABLE ifmatch_schema (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), version integer NOT NULL);
+        INSERT INTO ifmatch_schema (version) VALUES (1);
+        CREATE SEQUENCE ifmatch_version_seq AS bigint;
+        CREATE TABLE ifmatch_documents (collection text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL,
+          etag text NOT NULL, last_modified bigint NOT NULL, body bytea NOT NULL, PRIMARY KEY (collection, id));
+        CREATE TABLE ifmatch_collections (collection text COLLATE "C" PRIMARY KEY, version bigint NOT NULL,
+          last_modified bigint NOT NULL);
+        INSERT INTO ifmatch_documents VALUES ('docs', 'old', '"1-x"', 0, '\\x7b7d'::bytea);`);
+      // Two new servers at once: one migrates, the other waits and finds it done.
+      const [s1, s2] = await Promise.all([openPostgresStore(old.url), openPostgresStore(old.url)]);
+      try {
+        expect(await s1.validators({ collection: 'docs', id: 'old' })).toEqual({
+          etag: '"1-x"',
+          lastModified: 0,
+          size: 2,
+        });
+        const { rows } = await raw.query('SELECT version FROM ifmatch_schema');
+        expect(rows).toEqual([{ version: 2 }]);
+        const put = await s2.write({ collection: 'docs', id: 'new' }, () => ({
+          action: 'put',
+          body: json([1, 2, 3]),
+        }));
+        expect(put.action === 'put' && put.doc.size).toBe(7);
+      } finally {
+        await s1.close();
+        await s2.close();
+      }
+    } finally {
+      await raw.end();
+      await old.drop();
     }
   });
 
