@@ -14,6 +14,9 @@ import { type ServerProcess, startServer } from './process.js';
 const DOCS = 4; // two writers per document: contention, so If-Match chains branch and 412
 const WRITERS = 8;
 const ROUNDS = 5;
+// The identity representation: its ETag is the one a PUT acknowledges (a gzip
+// response has its own per-coding ETag).
+const IDENTITY = { headers: { 'accept-encoding': 'identity' } };
 
 interface Sent {
   body: string;
@@ -74,7 +77,7 @@ async function storm(server: ServerProcess, docs: DocState[], writer: number): P
     } else if (res.status === 412) {
       await res.arrayBuffer().catch(() => undefined);
       try {
-        const current = await fetch(server.url + doc.path);
+        const current = await fetch(server.url + doc.path, IDENTITY);
         const text = await current.text();
         const parsed = JSON.parse(text) as { v: number };
         if (parsed.v > doc.v || (parsed.v === doc.v && current.headers.get('etag') !== doc.etag)) {

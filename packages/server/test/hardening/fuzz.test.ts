@@ -351,10 +351,27 @@ const requestArb = fc.record({
 
 type FuzzRequest = typeof requestArb extends fc.Arbitrary<infer T> ? T : never;
 
+function trackedId(path: string): string | undefined {
+  const m = /^\/api\/fuzz\/([^/?]+)\/?(\?|$)/.exec(path);
+  if (!m) return undefined;
+  try {
+    const id = decodeURIComponent(m[1]!);
+    return TRACKED.includes(id) ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function runCase(r: FuzzRequest): Promise<void> {
   casesRun++;
-  const tracked =
-    r.target.kind === 'doc' && TRACKED.includes(r.target.id) ? r.target.id : undefined;
+  const path =
+    r.target.kind === 'doc'
+      ? `/api/fuzz/${r.target.id}`
+      : r.target.kind === 'list'
+        ? `/api/fuzz${r.target.query}`
+        : r.target.path;
+  // Any path that addresses a tracked document (raw paths and encodings too).
+  const tracked = trackedId(path);
   const before = tracked ? model.get(tracked)! : undefined;
   const current = before?.etag ?? '"none"';
   const headers: Record<string, string> = {};
@@ -363,12 +380,6 @@ async function runCase(r: FuzzRequest): Promise<void> {
     headers[name] = value.split(CUR).join(current).split(CUR_OPAQUE).join(current.slice(1, -1));
   }
   if (r.contentType !== undefined) headers['content-type'] = r.contentType;
-  const path =
-    r.target.kind === 'doc'
-      ? `/api/fuzz/${r.target.id}`
-      : r.target.kind === 'list'
-        ? `/api/fuzz${r.target.query}`
-        : r.target.path;
   const what = `${r.method} ${path} ${JSON.stringify(headers).slice(0, 300)} body=${r.body === undefined ? 'none' : r.body.length > 600 ? `${r.body.length} bytes` : JSON.stringify(r.body.toString('latin1'))}`;
 
   const res = await send(r.method, path, headers, r.body);
