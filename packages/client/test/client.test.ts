@@ -186,14 +186,21 @@ describe('update()', () => {
   it('16 concurrent callers incrementing 20 times each lose nothing', async () => {
     const path = doc();
     await new IfMatchClient({ baseUrl: server.url }).put(path, { counter: 0 }, { ifMatch: false });
+    const shared = new IfMatchClient({ baseUrl: proxy.url, maxAttempts: 500, backoff: fast });
     const results = await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        const client = new IfMatchClient({ baseUrl: server.url, maxAttempts: 500, backoff: fast });
+      Array.from({ length: 16 }, async (_, caller) => {
+        // Half own a client, half share one (and its cache).
+        const client =
+          caller < 8
+            ? new IfMatchClient({ baseUrl: proxy.url, maxAttempts: 500, backoff: fast })
+            : shared;
         let conflicts = 0;
         for (let i = 0; i < 20; i++) {
-          const r = await client.update<{ counter: number }>(path, (d) => ({
-            counter: d.counter + 1,
-          }));
+          const r = await client.update<{ counter: number }>(
+            path,
+            (d) => ({ counter: d.counter + 1 }),
+            { headers: { 'x-caller': String(caller) } },
+          );
           conflicts += r.conflicts;
         }
         return conflicts;
@@ -201,9 +208,21 @@ describe('update()', () => {
     );
     const final = await new IfMatchClient({ baseUrl: server.url }).get<{ counter: number }>(path);
     expect(final.value.counter).toBe(16 * 20);
+    const conflicts = results.reduce((a, b) => a + b, 0);
     // With 16 writers on one document some must have collided (and been retried).
-    expect(results.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-  });
+    expect(conflicts).toBeGreaterThan(0);
+    const puts = proxy.log.filter((e) => e.method === 'PUT');
+    expect(puts.filter((e) => e.status === 412)).toHaveLength(conflicts);
+    expect(puts.filter((e) => e.status === 200)).toHaveLength(320);
+    // No caller ever sent an If-Match again after it had failed.
+    for (let caller = 0; caller < 16; caller++) {
+      const failed = new Set<unknown>();
+      for (const e of puts.filter((x) => x.requestHeaders['x-caller'] === String(caller))) {
+        expect(failed.has(e.requestHeaders['if-match'])).toBe(false);
+        if (e.status === 412) failed.add(e.requestHeaders['if-match']);
+      }
+    }
+  }, 120_000); // 320 commits on one row: slow when the machine is busy, never wrong
 
   /** A change function that lets another client write first, once: a guaranteed conflict. */
   function interfering(path: string, theirs: unknown) {

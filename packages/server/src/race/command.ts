@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { IfMatchClient, NotFoundError, PreconditionRequiredError } from '@ifmatch/client';
 import type { ClientConfig, ClientReport } from './client-loop.js';
-import { progressView } from './progress.js';
+import { type ProgressView, progressView } from './progress.js';
 import { formatTable, type RaceSummary, summarize } from './stats.js';
 import type { WorkerMessage } from './worker.js';
 
@@ -198,7 +198,7 @@ export async function race(options: RaceOptions): Promise<RaceSummary> {
   await resetDocument(first, options.doc);
 
   const total = options.clients * options.updates;
-  const progress = progressView(total);
+  let progress: ProgressView | undefined; // started with the race, not with the workers
   const perClient = new Map<number, { committed: number; failed: number; conflicts: number }>();
   const reports: ClientReport[] = [];
   const racers: Racer[] = [];
@@ -227,6 +227,7 @@ export async function race(options: RaceOptions): Promise<RaceSummary> {
                 // Release everyone at once so the clients really overlap.
                 if (++ready === options.clients) {
                   started = performance.now();
+                  progress = progressView(total);
                   for (const r of racers) r.go();
                 }
               } else if (m.type === 'progress') {
@@ -237,7 +238,7 @@ export async function race(options: RaceOptions): Promise<RaceSummary> {
                   done += p.committed + p.failed;
                   conflicts += p.conflicts;
                 }
-                progress.update(done, conflicts);
+                progress?.update(done, conflicts);
               } else if (m.type === 'done') {
                 finished = true;
                 reports.push(m.report);
@@ -258,7 +259,7 @@ export async function race(options: RaceOptions): Promise<RaceSummary> {
     for (const r of racers) r.stop();
   }
   const elapsed = performance.now() - started;
-  progress.finish();
+  progress?.finish();
 
   const final = await new IfMatchClient({ baseUrl: first }).get<{ counter?: unknown }>(
     options.doc,
