@@ -93,7 +93,7 @@ describe('ifmatch race', () => {
     expect(out).toMatch(/412 Precondition Failed\s+\d+/);
     expect(out).toMatch(/latency p50 \/ p99\s+[\d.]+ ms \/ [\d.]+ ms/);
     expect(err).toMatch(/100%/); // progress lines (stderr is not a TTY here)
-  });
+  }, 120_000);
 
   it('--no-precondition: plain GET then PUT; lost = expected - final', async () => {
     const s = await serve();
@@ -115,7 +115,7 @@ describe('ifmatch race', () => {
     // Overlapping read-modify-writes without If-Match can only lose increments, never add.
     expect(final).toBeLessThanOrEqual(expected);
     expect(field(out, 'lost updates')).toBe(expected - final);
-  });
+  }, 120_000);
 
   it('--processes and two server instances on one database: nothing lost', async () => {
     const db = join(dir, 'shared.db');
@@ -136,7 +136,7 @@ describe('ifmatch race', () => {
     expect(out).toMatch(/child processes, 2 URLs/);
     expect(field(out, 'final counter')).toBe(40);
     expect(field(out, 'lost updates')).toBe(0);
-  });
+  }, 120_000);
 
   it('--help and usage errors', async () => {
     const help = await run(['--help']);
