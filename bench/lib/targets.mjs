@@ -138,11 +138,11 @@ async function waitForHttp(url, ms, child, what) {
   throw new Error(`${what}: not ready after ${ms} ms (${last})\n${child.log()}`);
 }
 
-function spawnLogged(args, extraEnv = {}) {
-  const child = spawn(process.execPath, args, {
+function spawnLogged(args, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_ENV: 'production', ...extraEnv },
+    env: { ...process.env, NODE_ENV: 'production' },
   });
   let log = '';
   const keep = (c) => {
@@ -172,15 +172,18 @@ async function putDocument(base, path, body) {
  * Starts one target. Returns { target, port, base, child, stop(), info } or
  * throws with the reason it cannot run here (missing build, no PostgreSQL).
  */
-export async function startTarget(target, port, docs, pg) {
+export async function startTarget(target, port, docs, pg, nodeArgs = []) {
   if (!target.ifmatch) {
-    const child = spawnLogged([
-      join(BENCH_DIR, 'targets', target.script),
-      '--port',
-      String(port),
-      '--mode',
-      target.mode ?? '',
-    ]);
+    const child = spawnLogged(
+      [
+        join(BENCH_DIR, 'targets', target.script),
+        '--port',
+        String(port),
+        '--mode',
+        target.mode ?? '',
+      ],
+      nodeArgs,
+    );
     await waitForLine(child, /listening \d+/, 20000, target.name);
     return {
       target,
@@ -206,16 +209,10 @@ export async function startTarget(target, port, docs, pg) {
     db = await pg.createDatabase();
     cleanup = () => pg.dropDatabase();
   }
-  const child = spawnLogged([
-    IFMATCH_CLI,
-    'serve',
-    '--port',
-    String(port),
-    '--db',
-    db,
-    '--log-level',
-    'warn',
-  ]);
+  const child = spawnLogged(
+    [IFMATCH_CLI, 'serve', '--port', String(port), '--db', db, '--log-level', 'warn'],
+    nodeArgs,
+  );
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitForHttp(`${base}/healthz`, 30000, child, target.name);
