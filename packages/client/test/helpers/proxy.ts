@@ -52,7 +52,7 @@ export async function startProxy(target: string): Promise<CountingProxy> {
       }
       const shouldDrop = drop?.(req) ?? false;
       if (shouldDrop) drop = undefined;
-      const headers = { ...req.headers, host: upstream.host };
+      const headers: http.OutgoingHttpHeaders = { ...req.headers, host: upstream.host };
       for (const h of HOP) delete headers[h];
       const up = http.request(
         new URL(req.url ?? '/', upstream),
