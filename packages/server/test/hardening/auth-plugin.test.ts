@@ -78,7 +78,7 @@ describe('auth plugin', () => {
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="ifmatch"$/);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(res.headers.get('etag')).toBeNull();
-    const body = await res.json();
+    const body = (await res.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ status: 401, title: 'Unauthorized' });
     expect(typeof body.type).toBe('string');
     expect(typeof body.detail).toBe('string');
@@ -116,7 +116,7 @@ describe('auth plugin', () => {
     expect(res.status).toBe(403);
     expect(res.headers.get('etag')).toBeNull();
     expect(res.headers.get('www-authenticate')).toContain('insufficient_scope');
-    expect((await res.json()).status).toBe(403);
+    expect(((await res.json()) as { status: number }).status).toBe(403);
     // Alice may write notes: the route runs (and answers its own 412).
     const ok = await get(
       '/api/notes/a',
@@ -128,12 +128,13 @@ describe('auth plugin', () => {
   });
 
   it('404 without an ETag for a collection the token cannot read, whatever preconditions', async () => {
-    for (const headers of [
+    const variants: Record<string, string>[] = [
       {},
       { 'if-none-match': '"secret-etag"' },
       { 'if-match': '"nope"' },
       { 'if-modified-since': new Date().toUTCString() },
-    ]) {
+    ];
+    for (const headers of variants) {
       for (const method of ['GET', 'HEAD', 'PUT', 'DELETE']) {
         const res = await get('/api/secret/a', { ...bearer(CAROL), ...headers }, method);
         expect(res.status, `${method} ${JSON.stringify(headers)}`).toBe(404);

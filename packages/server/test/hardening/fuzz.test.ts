@@ -98,7 +98,7 @@ const options = (numRuns: number): fc.Parameters<[FuzzRequest]> => ({
   reporter(out) {
     if (!out.failed) return;
     const cause =
-      out.errorInstance instanceof Error ? out.errorInstance.message : String(out.error);
+      out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance);
     throw new Error(
       `fuzz failed after ${out.numRuns} cases (seed ${out.seed}, path ${out.counterexamplePath}):\n${cause.slice(0, 3000)}`,
     );
