@@ -39,6 +39,8 @@ export interface PostgresStoreOptions {
 const SCHEMA_VERSION = 2;
 /** pg_advisory_xact_lock key serializing migrations of concurrently starting instances. */
 const MIGRATION_LOCK = 0x1f3a7c01;
+/** Upper bound of a schema migration (and of waiting for another instance's). */
+const MIGRATION_TIMEOUT_MS = 10 * 60_000;
 /** A write that keeps losing races (or connections) gives up with a 503. */
 const MAX_ATTEMPTS = 5;
 
@@ -242,12 +244,24 @@ export class PostgresStore implements DocumentStore {
       throw this.#translate(error);
     }
     let broken: unknown;
+    // A migration may rewrite a big table, and others wait for it on the
+    // advisory lock: the request timeouts do not apply here.
+    // (query_timeout per query is supported by pg but missing from its types.)
+    const q = <T extends pg.QueryResultRow>(text: string, values?: unknown[]) => {
+      const config: pg.QueryConfig & { query_timeout: number } = {
+        text,
+        values: values ?? [],
+        query_timeout: MIGRATION_TIMEOUT_MS,
+      };
+      return client.query<T>(config);
+    };
     try {
-      await client.query('BEGIN');
+      await q('BEGIN');
+      await q(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
       try {
-        await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-        await client.query(MIGRATION);
-        const found = await client.query<{ version: number }>('SELECT version FROM ifmatch_schema');
+        await q('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+        await q(MIGRATION);
+        const found = await q<{ version: number }>('SELECT version FROM ifmatch_schema');
         const version = found.rows[0]?.version ?? SCHEMA_VERSION;
         if (version > SCHEMA_VERSION) {
           throw new Error(
@@ -256,13 +270,13 @@ export class PostgresStore implements DocumentStore {
         }
         // Each step brings a database written by an older server up to date.
         if (version < 2) {
-          await client.query(`
+          await q(`
             ALTER TABLE ifmatch_documents ADD COLUMN IF NOT EXISTS size integer;
             UPDATE ifmatch_documents SET size = octet_length(body) WHERE size IS NULL;
             ALTER TABLE ifmatch_documents ALTER COLUMN size SET NOT NULL;`);
         }
-        await client.query('UPDATE ifmatch_schema SET version = $1', [SCHEMA_VERSION]);
-        await client.query('COMMIT');
+        await q('UPDATE ifmatch_schema SET version = $1', [SCHEMA_VERSION]);
+        await q('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
         throw error;

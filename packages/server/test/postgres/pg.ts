@@ -153,17 +153,30 @@ export async function relayToPostgres(): Promise<Outage> {
             outbound.destroy();
           });
         }
-        outbound.pipe(inbound);
+        // 'after' mode: the COMMIT went through; the database's answer is dropped.
+        let swallowAnswer = false;
+        outbound.on('data', (chunk: Buffer) => {
+          if (!swallowAnswer) {
+            inbound.write(chunk);
+            return;
+          }
+          // The database has answered the COMMIT (so it committed); the client never hears it.
+          inbound.destroy();
+          outbound.destroy();
+        });
         inbound.on('data', (chunk: Buffer) => {
           // A simple-protocol COMMIT: where a cut makes the outcome unknown to the client.
           if (cut !== undefined && chunk.includes('COMMIT\0')) {
             const mode = cut;
             cut = undefined;
-            // 'after': the database gets the COMMIT (and commits), the client never hears back.
-            if (mode === 'after') outbound.end(chunk);
-            else outbound.destroy();
-            outbound.unpipe(inbound);
-            inbound.destroy();
+            if (mode === 'after') {
+              swallowAnswer = true;
+              outbound.write(chunk);
+            } else {
+              // 'before': the database never sees it and rolls back.
+              outbound.destroy();
+              inbound.destroy();
+            }
             return;
           }
           outbound.write(chunk);
