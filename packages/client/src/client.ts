@@ -362,7 +362,11 @@ export class IfMatchClient {
         const current = error.currentETag;
         if (error.hasCurrent && current !== undefined && !failed.has(current)) {
           const value = deepFreeze(error.current) as T;
-          this.#remember(href, this.#entryFrom(res.headers, headers, value, 0), res.headers);
+          // Cache the document the 412 carried; the problem body's size bounds its own.
+          const entry = this.#entryFrom(res.headers, headers, value, error.bodyBytes);
+          delete entry.headers['content-type'];
+          delete entry.headers['content-length'];
+          this.#remember(href, entry, res.headers);
           theirs = { value, etag: current };
         } else {
           refetch = true;
@@ -440,8 +444,11 @@ export class IfMatchClient {
 
   async #error(method: string, href: string, res: Response): Promise<HttpError> {
     let problem: ProblemDetails = {};
+    let bytes = 0;
     try {
-      const text = await res.text();
+      const buffer = await res.arrayBuffer();
+      bytes = buffer.byteLength;
+      const text = decoder.decode(buffer);
       const type = res.headers.get('content-type') ?? '';
       if (text.length > 0 && /json/i.test(type)) {
         const parsed = JSON.parse(text) as unknown;
@@ -454,7 +461,9 @@ export class IfMatchClient {
     } catch {
       // An unreadable error body still yields a typed error with the status.
     }
-    return httpError(method, href, res.status, problem, res.headers);
+    const error = httpError(method, href, res.status, problem, res.headers);
+    error.bodyBytes = bytes;
+    return error;
   }
 
   async #ifMatchFor(url: string, href: string, options: WriteOptions): Promise<string | undefined> {

@@ -18,6 +18,8 @@ export class HttpError extends Error {
   /** The parsed problem+json body, or `{}` when the body was not JSON. */
   readonly problem: ProblemDetails;
   readonly headers: Headers;
+  /** Size of the error's body in bytes. */
+  bodyBytes = 0;
 
   constructor(
     method: string,
