@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RunningServer, startServer } from '../../client/test/helpers/server.js';
-import { runRace } from '../src/race/command.js';
+import { runRace, workerExecArgv } from '../src/race/command.js';
+import { percentile, summarize } from '../src/race/stats.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const worker = join(root, 'packages/server/dist/race/worker.js');
@@ -163,5 +164,52 @@ describe('ifmatch race', () => {
     const r = await run(['--url', url, '--clients', '2', '--updates', '2']);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/ifmatch race: /);
+  });
+});
+
+describe('race numbers', () => {
+  it('nearest-rank percentiles', () => {
+    const xs = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted
+    expect(percentile(xs, 50)).toBe(50);
+    expect(percentile(xs, 99)).toBe(99);
+    expect(percentile(xs, 100)).toBe(100);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([], 50)).toBeNaN();
+  });
+
+  it('summarize: lost = committed - final; retries mean and max', () => {
+    const report = (index: number, retries: number[]) => ({
+      index,
+      committed: retries.length,
+      failed: 0,
+      conflicts: retries.reduce((a, b) => a + b, 0),
+      retries,
+      latencies: retries.map((r) => 1 + r),
+      errors: [],
+    });
+    const s = summarize(
+      [report(0, [0, 2, 1]), report(1, [0, 0, 3])],
+      { clients: 2, updatesPerClient: 3, precondition: false, mode: 'threads', urls: ['x'] },
+      2000,
+      4,
+    );
+    expect(s).toMatchObject({ committed: 6, expected: 6, final: 4, lost: 2, conflicts: 6 });
+    expect(s.retriesMean).toBe(1);
+    expect(s.retriesMax).toBe(3);
+    expect(s.perSecond).toBe(3);
+  });
+
+  it('workers do not inherit a --conditions flag', () => {
+    expect(
+      workerExecArgv([
+        '--conditions',
+        'source',
+        '--enable-source-maps',
+        '--conditions=x',
+        '-Cy',
+        '-C',
+        'z',
+      ]),
+    ).toEqual(['--enable-source-maps']);
   });
 });
