@@ -12,6 +12,7 @@
 //   --targets a,b        only these targets (raw is always included)
 //   --sizes 1k,100k,1m   --paths 200,304,gzip
 //   --no-contention      skip the contended-writes benchmark
+//   --backoff-base MS    contention: the client's backoff base (default: the client's own)
 //   --port-base P        first port (18700)
 //   --out FILE           report path (bench/RESULTS.md)
 import { writeFileSync } from 'node:fs';
@@ -39,6 +40,7 @@ const { values: args } = parseArgs({
     sizes: { type: 'string' },
     paths: { type: 'string' },
     'no-contention': { type: 'boolean', default: false },
+    'backoff-base': { type: 'string' },
     'port-base': { type: 'string', default: '18700' },
     out: { type: 'string', default: join(BENCH_DIR, 'RESULTS.md') },
   },
@@ -57,6 +59,7 @@ const config = {
   paths: args.paths ? args.paths.split(',') : ['200', '304', 'gzip'],
   contention: !args['no-contention'],
   contentionSeconds: args.quick ? 2 : 5,
+  backoff: args['backoff-base'] ? { base: Number(args['backoff-base']) } : undefined,
   tool: findWrk() ? 'wrk' : 'autocannon',
 };
 
@@ -174,17 +177,25 @@ async function main() {
   }
 
   if (config.contention) {
-    for (const r of running.filter((x) => x.target.ifmatch)) {
-      for (const writers of [1, 4, 16]) {
-        try {
-          const c = await runContention(r.base, writers, config.contentionSeconds);
-          results.contention.push({ target: r.target.name, writers, ...c });
-          log(
-            `contention ${r.target.name} x${writers}: ${Math.round(c.commitsPerSecond)} commits/s, ${c.conflicts} 412s, lost ${c.lost}`,
-          );
-        } catch (e) {
-          results.contention.push({ target: r.target.name, writers, error: e.message });
-          log(`contention ${r.target.name} x${writers} failed: ${e.message}`);
+    // Repeated like the load runs, writer counts taking turns; the report takes medians.
+    for (let rep = 0; rep < config.reps; rep++) {
+      for (const r of running.filter((x) => x.target.ifmatch)) {
+        for (const writers of [1, 4, 16]) {
+          try {
+            const c = await runContention(
+              r.base,
+              writers,
+              config.contentionSeconds,
+              config.backoff,
+            );
+            results.contention.push({ target: r.target.name, writers, rep, ...c });
+            log(
+              `rep ${rep + 1}/${config.reps} contention ${r.target.name} x${writers}: ${Math.round(c.commitsPerSecond)} commits/s, ${c.conflicts} 412s, lost ${c.lost}`,
+            );
+          } catch (e) {
+            results.contention.push({ target: r.target.name, writers, rep, error: e.message });
+            log(`contention ${r.target.name} x${writers} failed: ${e.message}`);
+          }
         }
       }
     }

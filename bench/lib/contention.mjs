@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { loadClient } from './client.mjs';
 
-export async function runContention(base, writers, seconds) {
+export async function runContention(base, writers, seconds, backoff) {
   const { IfMatchClient } = await loadClient();
   const url = `${base}/api/bench/contended-${writers}-${randomBytes(4).toString('hex')}`;
   const setup = new IfMatchClient();
@@ -24,7 +24,9 @@ export async function runContention(base, writers, seconds) {
   await Promise.all(
     stats.map(async (s, w) => {
       // One client per writer: each has its own cache, as separate users would.
-      const client = new IfMatchClient({ maxAttempts: 1000 });
+      const client = new IfMatchClient(
+        backoff ? { maxAttempts: 1000, backoff } : { maxAttempts: 1000 },
+      );
       const key = `w${w}`;
       while (Date.now() < deadline) {
         try {

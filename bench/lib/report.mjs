@@ -86,6 +86,22 @@ export function wireCheck(raw, mine) {
   };
 }
 
+/** One backend and writer count over the repetitions: median rate, sums of the counts. */
+function contentionSummary(results, target, writers) {
+  const runs = results.contention.filter((c) => c.target === target && c.writers === writers);
+  const ok = runs.filter((c) => !c.error);
+  const sum = (k) => ok.reduce((a, c) => a + c[k], 0);
+  return {
+    commitsPerSecond: ok.length ? median(ok.map((c) => c.commitsPerSecond)) : undefined,
+    perRep: ok.map((c) => c.commitsPerSecond),
+    committed: sum('committed'),
+    conflicts: sum('conflicts'),
+    gaveUp: sum('gaveUp'),
+    lost: sum('lost'),
+    errors: runs.filter((c) => c.error).map((c) => c.error),
+  };
+}
+
 function computeGoals(results, summaries) {
   const goals = [];
   const sizes = results.config.sizes;
@@ -150,8 +166,8 @@ function computeGoals(results, summaries) {
         .join('; ') || 'n/a',
       checks.length === sizes.length ? checks.every(([, c]) => c.pass) : undefined,
     );
-    const c1 = results.contention.find((c) => c.target === t && c.writers === 1);
-    const c16 = results.contention.find((c) => c.target === t && c.writers === 16);
+    const c1 = contentionSummary(results, t, 1);
+    const c16 = contentionSummary(results, t, 16);
     const lost = results.contention
       .filter((c) => c.target === t)
       .reduce((a, c) => a + (c.lost ?? 0), 0);
@@ -276,20 +292,21 @@ export function writeReport(file, results) {
   if (results.contention.length) {
     L.push('', '## Contended writes', '');
     L.push(
-      `Writers run @ifmatch/client's update() (If-Match, Prefer: return=representation, re-apply on 412, jittered backoff) on one document for ${config.contentionSeconds} s; ` +
+      `Writers run @ifmatch/client's update() (If-Match, Prefer: return=representation, re-apply on 412, jittered backoff${config.backoff ? ` with base ${config.backoff.base} ms` : ' with the client defaults'}) on one document for ${config.contentionSeconds} s; ` +
         'lost = acknowledged updates missing from the final document.',
       '',
     );
     L.push(
-      '| backend | writers | committed updates/s | committed | 412s | gave up | lost |',
-      '|---|---:|---:|---:|---:|---:|---:|',
+      '| backend | writers | committed updates/s (median) | per repetition | committed | 412s | gave up | lost | errors |',
+      '|---|---:|---:|---|---:|---:|---:|---:|---|',
     );
-    for (const c of results.contention) {
-      if (c.error) L.push(`| ${label(c.target)} | ${c.writers} | error: ${c.error} | | | | |`);
-      else
-        L.push(
-          `| ${label(c.target)} | ${c.writers} | ${fmt(c.commitsPerSecond)} | ${c.committed} | ${c.conflicts} | ${c.gaveUp} | ${c.lost} |`,
-        );
+    const keys = [...new Set(results.contention.map((c) => `${c.target}|${c.writers}`))];
+    for (const key of keys) {
+      const [target, writers] = key.split('|');
+      const c = contentionSummary(results, target, Number(writers));
+      L.push(
+        `| ${label(target)} | ${writers} | ${fmt(c.commitsPerSecond)} | ${c.perRep.map((x) => fmt(x)).join(', ')} | ${c.committed} | ${c.conflicts} | ${c.gaveUp} | ${c.lost} | ${c.errors.join('; ')} |`,
+      );
     }
   }
   if (results.client) {
