@@ -30,8 +30,21 @@ export class BodyCache {
   }
 
   set(etag: string, body: Buffer): void {
-    if (this.#lru && body.length <= this.#lru.maxEntrySize) this.#lru.set(etag, body);
+    if (this.#lru && body.length <= this.#lru.maxEntrySize) this.#lru.set(etag, own(body));
   }
+}
+
+/**
+ * A copy that owns exactly its bytes when `body` is a view on a larger
+ * ArrayBuffer: small request bodies live in Node's shared 8 KiB pool slabs, so
+ * caching the view would pin a whole slab per entry while the cache counts
+ * only the view's length (the soak saw RSS climb this way).
+ */
+function own(body: Buffer): Buffer {
+  if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) return body;
+  const copy = Buffer.allocUnsafeSlow(body.length);
+  body.copy(copy);
+  return copy;
 }
 
 /** What goes on the wire for one stored state. */
