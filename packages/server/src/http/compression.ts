@@ -97,6 +97,19 @@ export function codingTags(
 const gzipAsync = promisify(gzip);
 const brotliAsync = promisify(brotliCompress);
 
+/**
+ * A copy that owns exactly its bytes when `body` is a view on a larger
+ * ArrayBuffer. zlib's output and small request bodies are views on 8-16 KiB
+ * pool or chunk buffers: a cache holding the view pins the whole buffer while
+ * counting only the view's length (a 55-byte gzip body pinned 8 KiB).
+ */
+export function ownBytes(body: Buffer): Buffer {
+  if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) return body;
+  const copy = Buffer.allocUnsafeSlow(body.length);
+  body.copy(copy);
+  return copy;
+}
+
 function compress(coding: Exclude<Coding, 'identity'>, body: Buffer): Promise<Buffer> {
   // High levels are affordable: each version is compressed once (br 11 is not: seconds per MB).
   if (coding === 'gzip') return gzipAsync(body, { level: 9 });
@@ -144,7 +157,8 @@ export class CodingCache {
       const done = pending;
       done.then(
         (coded) => {
-          if (this.#lru && coded.length <= this.#lru.maxEntrySize) this.#lru.set(key, coded);
+          if (this.#lru && coded.length <= this.#lru.maxEntrySize)
+            this.#lru.set(key, ownBytes(coded));
         },
         () => {},
       );

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
-import { CodingCache, codingFor, codingTags } from './compression.js';
+import { CodingCache, codingFor, codingTags, ownBytes } from './compression.js';
 
 /**
  * Stored bytes by ETag. An ETag names one sequence of bytes for good (store
@@ -30,21 +30,8 @@ export class BodyCache {
   }
 
   set(etag: string, body: Buffer): void {
-    if (this.#lru && body.length <= this.#lru.maxEntrySize) this.#lru.set(etag, own(body));
+    if (this.#lru && body.length <= this.#lru.maxEntrySize) this.#lru.set(etag, ownBytes(body));
   }
-}
-
-/**
- * A copy that owns exactly its bytes when `body` is a view on a larger
- * ArrayBuffer: small request bodies live in Node's shared 8 KiB pool slabs, so
- * caching the view would pin a whole slab per entry while the cache counts
- * only the view's length (the soak saw RSS climb this way).
- */
-function own(body: Buffer): Buffer {
-  if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) return body;
-  const copy = Buffer.allocUnsafeSlow(body.length);
-  body.copy(copy);
-  return copy;
 }
 
 /** What goes on the wire for one stored state. */
