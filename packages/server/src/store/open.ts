@@ -40,11 +40,20 @@ export async function openStore(
     if (typeof mod.openPostgresStore !== 'function') {
       throw new StoreOpenError('PostgreSQL support is not available');
     }
+    let store: DocumentStore;
     try {
-      return await mod.openPostgresStore(db);
+      store = await mod.openPostgresStore(db);
     } catch (error) {
       throw new StoreOpenError(`cannot open ${describeDb(db)}: ${oneLine(error)}`);
     }
+    // The store may tolerate a database that is down (it reconnects by
+    // itself), but a server that starts against an unreachable --db is a
+    // configuration mistake: say so now, in one line.
+    if (!(await store.ready().catch(() => false))) {
+      await store.close().catch(() => {});
+      throw new StoreOpenError(`cannot reach ${describeDb(db)}`);
+    }
+    return store;
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(db)) {
     throw new StoreOpenError(

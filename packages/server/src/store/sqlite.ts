@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { hashBytes, versionETag } from '@ifmatch/core';
 import Database from 'better-sqlite3';
 import { newId } from './new-id.js';
@@ -69,11 +69,25 @@ CREATE TABLE IF NOT EXISTS collections (
 );
 `;
 
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdirSync can spin forever
+ * on some special file systems (e.g. under /proc), and a bad --db must fail.
+ */
+function mkdirParents(dir: string): void {
+  const missing: string[] = [];
+  let current = resolve(dir);
+  while (!existsSync(current)) {
+    missing.unshift(current);
+    const parent = dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  for (const d of missing) mkdirSync(d);
+}
+
 /** The embedded store: one SQLite file (or ':memory:'), shareable by several processes. */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): DocumentStore {
-  if (path !== ':memory:' && !path.startsWith('file:')) {
-    mkdirSync(dirname(path), { recursive: true });
-  }
+  if (path !== ':memory:' && !path.startsWith('file:')) mkdirParents(dirname(path));
   const db = new Database(path);
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
