@@ -4,8 +4,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { DocumentStore } from '../../src/store/types.js';
+import {
+  createTestDatabase,
+  HOW_TO_ENABLE,
+  probePostgres,
+  type TestDatabase,
+} from '../postgres/pg.js';
 
 export interface StoreFactory {
   name: string;
@@ -31,4 +38,35 @@ function sqliteFactory(): StoreFactory {
   };
 }
 
-export const storeFactories: StoreFactory[] = [sqliteFactory()];
+/**
+ * PostgreSQL: a fresh `ifmatch_pg_<random>` database per open(), dropped by
+ * cleanup(). Unreachable PostgreSQL: in CI an entry whose open() fails (the
+ * suite must not pass without it), elsewhere no entry and a message.
+ */
+async function postgresFactory(): Promise<StoreFactory | undefined> {
+  const problem = await probePostgres();
+  const failing = problem !== undefined && process.env.CI === 'true';
+  if (problem !== undefined && !failing) {
+    console.warn(`contract suite: PostgreSQL skipped (${problem}); ${HOW_TO_ENABLE}`);
+    return undefined;
+  }
+  const databases: TestDatabase[] = [];
+  return {
+    name: 'postgres',
+    async open() {
+      if (problem !== undefined) {
+        throw new Error(`PostgreSQL is required in CI but unreachable: ${problem}`);
+      }
+      const db = await createTestDatabase();
+      databases.push(db);
+      return openPostgresStore(db.url, { poolSize: 4 });
+    },
+    async cleanup() {
+      for (const db of databases.splice(0)) await db.drop();
+    },
+  };
+}
+
+const postgres = await postgresFactory();
+
+export const storeFactories: StoreFactory[] = [sqliteFactory(), ...(postgres ? [postgres] : [])];

@@ -12,7 +12,7 @@ import { describe, it } from 'vitest';
 /** A database we may connect to in order to create and drop test databases. */
 export const ADMIN_URL = process.env.IFMATCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-const HOW_TO_ENABLE =
+export const HOW_TO_ENABLE =
   'start PostgreSQL at 127.0.0.1:5432 (trust auth, user postgres, database test) ' +
   'or set IFMATCH_PG_URL=postgres://user:password@host:port/database';
 
