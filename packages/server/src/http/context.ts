@@ -32,6 +32,28 @@ export function toValidators(v: StoredValidators | undefined): Validators {
   return v ? { exists: true, etag: v.etag, lastModified: v.lastModified } : { exists: false };
 }
 
+/** Adds tokens to Vary without dropping those set earlier (CORS adds Origin, codings Accept-Encoding). */
+export function appendVary(reply: FastifyReply, value: string): FastifyReply {
+  const current = reply.getHeader('vary');
+  const list = Array.isArray(current)
+    ? current.join(', ')
+    : current === undefined
+      ? ''
+      : String(current);
+  const have = new Set(
+    list
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter((t) => t !== ''),
+  );
+  const add = value
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '' && !have.has(t.toLowerCase()));
+  if (add.length === 0) return reply;
+  return reply.header('vary', list ? `${list}, ${add.join(', ')}` : add.join(', '));
+}
+
 /** The validator fields every 200/201 document or listing response carries. */
 export function setValidatorHeaders(reply: FastifyReply, v: StoredValidators): FastifyReply {
   return reply

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { appendVary } from './context.js';
 
 // CORS for browsers on other origins (CONTRACT "Browsers on other origins").
 // Hand-written: a dozen lines of policy that must keep the conditional headers
@@ -38,7 +39,7 @@ export function installCors(app: FastifyInstance, origins: readonly string[]): v
   const allowed = new Set(origins.map((o) => o.replace(/\/+$/, '').toLowerCase()));
   app.addHook('onRequest', async (request, reply) => {
     // Responses differ by Origin whenever CORS is on: tell caches.
-    reply.header('vary', 'Origin');
+    appendVary(reply, 'Origin');
     const origin = request.headers.origin;
     if (typeof origin !== 'string' || !(any || allowed.has(origin.toLowerCase()))) return;
     reply.header('access-control-allow-origin', any ? '*' : origin);

@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DocKey, StoredDocument, StoredValidators } from '../../store/types.js';
 import { checkContentType, isBodyError, JSON_TYPE, PATCH_TYPES, parseJsonBody } from '../body.js';
 import {
+  appendVary,
   conditionalsOf,
   type RouteContext,
   reevaluateRead,
@@ -153,7 +154,7 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
     },
     // Set before the adapter decides, so its 304 keeps it (RFC 9110 15.4.5).
     onRequest: async (_request, reply) => {
-      reply.header('cache-control', 'no-cache').header('vary', 'accept-encoding');
+      appendVary(reply.header('cache-control', 'no-cache'), 'Accept-Encoding');
     },
     handler: async (request, reply) => {
       const key = keyOf(request);
@@ -182,7 +183,10 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
       const rep = await selectRepresentation(request, stored, cache);
       setValidatorHeaders(reply, { etag: rep.etag, lastModified: stored.lastModified });
       reply.header('accept-ranges', 'bytes').header('content-type', 'application/json');
-      for (const [name, value] of Object.entries(rep.headers)) reply.header(name, value);
+      for (const [name, value] of Object.entries(rep.headers)) {
+        if (name.toLowerCase() === 'vary') appendVary(reply, value);
+        else reply.header(name, value);
+      }
       if (rangeAllowed && request.method === 'GET') {
         const range = parseRange(request.headers.range, rep.body.length);
         if (range.kind === 'unsatisfiable') {
