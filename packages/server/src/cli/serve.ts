@@ -103,7 +103,12 @@ export async function runServe(argv: string[]): Promise<number> {
       values['body-limit'] === undefined
         ? DEFAULT_BODY_LIMIT
         : parseBodyLimit(values['body-limit']);
-    const cors = values.cors === undefined ? undefined : parseCorsOrigins(values.cors);
+    let cors: string[] | undefined;
+    try {
+      cors = values.cors === undefined ? undefined : parseCorsOrigins(values.cors);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
     const level = values['log-level'] ?? 'info';
     if (!LEVELS.has(level))
       throw new UsageError(`--log-level: unknown level ${JSON.stringify(level)}`);

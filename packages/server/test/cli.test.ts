@@ -1,0 +1,266 @@
+// The `ifmatch` command as a real process (dist/, built by `npm test`; rebuilt
+// here when stale): the seed scenario, two processes on one SQLite file,
+// signals, and one-line errors.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { httpRequest } from './helpers/http.js';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const main = join(root, 'packages/server/dist/cli/main.js');
+const bin = join(root, 'packages/server/bin/ifmatch.js');
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    if (name.endsWith('.ts')) t = Math.max(t, statSync(join(dir, name)).mtimeMs);
+  }
+  return t;
+}
+
+let dir: string;
+const running: ChildProcess[] = [];
+
+beforeAll(() => {
+  const sources = Math.max(
+    newest(join(root, 'packages/server/src')),
+    newest(join(root, 'packages/core/src')),
+  );
+  if (!existsSync(main) || statSync(main).mtimeMs < sources) {
+    execFileSync('npx', ['tsc', '-b', 'packages/core', 'packages/client', 'packages/server'], {
+      cwd: root,
+      stdio: 'ignore',
+    });
+  }
+  dir = mkdtempSync(join(tmpdir(), 'ifmatch-cli-'));
+}, 180_000);
+
+afterEach(() => {
+  for (const child of running.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Served {
+  child: ChildProcess;
+  base: string;
+  line: string;
+  exit: Promise<{ code: number | null; stderr: string }>;
+}
+
+/** Starts `ifmatch serve` and waits for its "listening on" line. */
+function serve(args: string[], env: Record<string, string> = {}, entry = main): Promise<Served> {
+  const child = spawn(process.execPath, [entry, 'serve', '--log-level', 'warn', ...args], {
+    cwd: dir,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const exit = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /ifmatch listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve({ child, base: m[1]!, line: out.split('\n')[0]!, exit });
+    });
+    void exit.then(({ code }) => reject(new Error(`exited ${code} before listening: ${stderr}`)));
+  });
+}
+
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [main, ...args], {
+      cwd: dir,
+      env: { ...process.env, ...env },
+    });
+    running.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('ifmatch serve', () => {
+  it('runs the seed scenario, prints where it listens, exits 0 on SIGTERM', async () => {
+    const db = join(dir, 'seed', 'nested', 'ifmatch.db');
+    const s = await serve(['--port', '0', '--db', db]);
+    expect(s.line).toMatch(
+      /^ifmatch listening on http:\/\/127\.0\.0\.1:\d+ \(sqlite .*ifmatch\.db\)$/,
+    );
+    expect(existsSync(db)).toBe(true);
+    const doc = `${s.base}/api/notes/hello`;
+
+    const created = await httpRequest(doc, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'if-none-match': '*' },
+      body: '{"text":"hello"}',
+    });
+    expect(created.status).toBe(201);
+    // 1. GET 200 + ETag
+    const got = await httpRequest(doc);
+    expect(got.status).toBe(200);
+    const etag = got.headers.etag as string;
+    expect(etag).toMatch(/^"[^"]+"$/);
+    expect(got.body).toBe('{"text":"hello"}');
+    // 2. GET If-None-Match -> 304
+    const again = await httpRequest(doc, { headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+    expect(again.body).toBe('');
+    // 3. PUT If-Match -> 200 + new ETag
+    const updated = await httpRequest(doc, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'if-match': etag },
+      body: '{"text":"hello again"}',
+    });
+    expect(updated.status).toBe(200);
+    expect(updated.headers.etag).not.toBe(etag);
+    // 4. PUT with the stale ETag -> 412
+    const stale = await httpRequest(doc, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', 'if-match': etag },
+      body: '{"text":"lost?"}',
+    });
+    expect(stale.status).toBe(412);
+    expect(stale.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(stale.headers.etag).toBe(updated.headers.etag);
+
+    s.child.kill('SIGTERM');
+    const { code } = await s.exit;
+    expect(code).toBe(0);
+
+    // The state survived the restart (same file), with the same ETag.
+    const restarted = await serve(['--port', '0', '--db', db]);
+    const after = await httpRequest(`${restarted.base}/api/notes/hello`);
+    expect(after.headers.etag).toBe(updated.headers.etag);
+    expect(after.body).toBe('{"text":"hello again"}');
+    restarted.child.kill('SIGINT');
+    expect((await restarted.exit).code).toBe(0);
+  });
+
+  it('two processes on one SQLite file: same ETags, and of 50 PUTs with one If-Match exactly one wins', async () => {
+    const db = join(dir, 'shared.db');
+    const a = await serve(['--port', '0', '--db', db]);
+    const b = await serve(['--port', '0', '--db', db]);
+    const path = '/api/shared/doc';
+    const created = await httpRequest(a.base + path, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{"v":0}',
+    });
+    const etag = created.headers.etag as string;
+    expect((await httpRequest(b.base + path)).headers.etag).toBe(etag);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        httpRequest((i % 2 ? a : b).base + path, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json', 'if-match': etag },
+          body: JSON.stringify({ v: i }),
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 412)).toHaveLength(49);
+    const fromA = await httpRequest(a.base + path);
+    const fromB = await httpRequest(b.base + path);
+    expect(fromA.headers.etag).toBe(fromB.headers.etag);
+    expect(fromA.body).toBe(fromB.body);
+    // Listings agree too (the collection tag comes from the shared file).
+    const listA = await httpRequest(`${a.base}/api/shared`);
+    const listB = await httpRequest(`${b.base}/api/shared`);
+    expect(listA.headers.etag).toBe(listB.headers.etag);
+    a.child.kill('SIGTERM');
+    b.child.kill('SIGTERM');
+    expect((await a.exit).code).toBe(0);
+    expect((await b.exit).code).toBe(0);
+  });
+
+  it('PORT, HOST and DATABASE_URL from the environment; --strict; the bin shim', async () => {
+    const s = await serve(
+      ['--strict'],
+      { PORT: '0', HOST: '127.0.0.1', DATABASE_URL: ':memory:' },
+      bin,
+    );
+    expect(s.line).toContain('(sqlite :memory:, strict)');
+    const res = await httpRequest(`${s.base}/api/x/y`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(res.status).toBe(428);
+    s.child.kill('SIGTERM');
+    expect((await s.exit).code).toBe(0);
+  });
+
+  it('an unsupported or unreachable --db is one line on stderr and a non-zero exit', async () => {
+    for (const db of [
+      'mysql://localhost/x',
+      'postgres://nobody@127.0.0.1:1/none',
+      join('/etc/passwd', 'x.db'),
+    ]) {
+      const { code, stdout, stderr } = await run(['serve', '--port', '0', '--db', db]);
+      expect(code, db).not.toBe(0);
+      expect(stdout).toBe('');
+      expect(stderr.trimEnd().split('\n'), `${db}: ${stderr}`).toHaveLength(1);
+      expect(stderr).toMatch(/^ifmatch: /);
+      expect(stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('bad options are one-line usage errors (exit 2)', async () => {
+    for (const args of [
+      ['--port', 'x'],
+      ['--body-limit', 'lots'],
+      ['--nope'],
+      ['--cors', 'not an origin'],
+    ]) {
+      const { code, stderr } = await run(['serve', ...args]);
+      expect(code, args.join(' ')).toBe(2);
+      expect(stderr).toMatch(/^ifmatch/);
+      expect(stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('--help describes serve and race', async () => {
+    const top = await run(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toContain('serve');
+    expect(top.stdout).toContain('race');
+    const help = await run(['serve', '--help']);
+    expect(help.code).toBe(0);
+    for (const flag of [
+      '--port',
+      '--host',
+      '--db',
+      '--strict',
+      '--body-limit',
+      '--cors',
+      'PORT',
+      'HOST',
+      'DATABASE_URL',
+    ]) {
+      expect(help.stdout).toContain(flag);
+    }
+    const unknown = await run(['frobnicate']);
+    expect(unknown.code).toBe(2);
+  });
+});
