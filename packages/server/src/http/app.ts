@@ -220,7 +220,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         problem(
           503,
           'storage-unavailable',
-          'The storage backend cannot answer right now; retry later. Nothing was written.',
+          'The storage backend cannot answer right now; retry later. A write may or may not have been applied: read before retrying it.',
         ),
       );
     }
