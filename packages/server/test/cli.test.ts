@@ -3,6 +3,7 @@
 // signals, and one-line errors.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -155,6 +156,33 @@ describe('ifmatch serve', () => {
     expect(after.body).toBe('{"text":"hello again"}');
     restarted.child.kill('SIGINT');
     expect((await restarted.exit).code).toBe(0);
+  });
+
+  it('SIGTERM finishes an in-flight request before exiting 0', async () => {
+    const s = await serve(['--port', '0', '--db', join(dir, 'inflight.db')]);
+    const url = new URL(`${s.base}/api/inflight/doc`);
+    const body = '{"sent":"slowly"}';
+    const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => {
+        // Headers and half the body now, the rest after the signal.
+        socket.write(
+          `PUT ${url.pathname} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+        );
+        setTimeout(() => {
+          s.child.kill('SIGTERM');
+          setTimeout(() => socket.write(body.slice(5)), 300);
+        }, 200);
+      });
+      let data = '';
+      socket.on('data', (c: Buffer) => {
+        data += c.toString();
+      });
+      socket.on('close', () => resolve({ status: Number(data.split(' ')[1]), text: data }));
+      socket.on('error', reject);
+    });
+    const { status, text } = await response;
+    expect(status, text).toBe(201);
+    expect((await s.exit).code).toBe(0);
   });
 
   it('two processes on one SQLite file: same ETags, and of 50 PUTs with one If-Match exactly one wins', async () => {

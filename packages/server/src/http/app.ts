@@ -210,6 +210,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Before every route: authorization is decided before any precondition.
   if (options.auth) await app.register(authPlugin, { config: options.auth });
   metrics.install(app);
+  // Graceful shutdown: requests in flight when close() starts still finish, and
+  // their responses say Connection: close so keep-alive sockets do not hold
+  // the process open until keepAliveTimeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     if (error instanceof StoreUnavailableError) {
