@@ -43,7 +43,8 @@ await describePostgres('PostgreSQL store', () => {
     const opened = await Promise.all(
       Array.from({ length: 6 }, () => openPostgresStore(db.url, { poolSize: 4 })),
     );
-    [a, b] = opened;
+    a = opened[0]!;
+    b = opened[1]!;
     await Promise.all(opened.slice(2).map((s) => s.close()));
   });
   afterAll(async () => {
