@@ -161,6 +161,29 @@ describe.each(storeFactories)('bad input on $name', (factory) => {
     await expectUnchanged();
   });
 
+  it('Expect: 100-continue with a Content-Length over the limit -> 413 before the body is sent', async () => {
+    const res = await rawRequest(
+      s.port,
+      `PUT ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${LIMIT * 10}\r\nExpect: 100-continue\r\n\r\n`,
+    );
+    expect(res.status).toBe(413);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ status: 413 });
+    // Within the limit, the client is told to continue and the write lands.
+    const body = '{"ok":true}';
+    const ok = await rawRequest(s.port, (socket) => {
+      socket.write(
+        `PUT /api/bad/continued HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      );
+      socket.once('data', (chunk) => {
+        expect(chunk.toString()).toMatch(/^HTTP\/1\.1 100 Continue/);
+        socket.write(body);
+      });
+    });
+    expect(ok.raw.toString()).toContain('201 Created');
+    await expectUnchanged();
+  });
+
   it('a chunked body over the limit (no Content-Length) -> 413', async () => {
     const res = await rawRequest(
       s.port,
