@@ -182,7 +182,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Parser errors (431, 408, malformed HTTP) as problem+json, then close.
     clientErrorHandler,
     // Fastify's own early errors (bad percent-encoding, overlong segments) as problems.
-    frameworkErrors: (error, _request, reply) => {
+    frameworkErrors: (error, request, reply) => {
+      // onRequest hooks do not run for these: set the request id here.
+      reply.header('x-request-id', request.id);
       const p = errorToProblem(error as FastifyError);
       sendProblem(reply, problem(p.status, p.slug, p.detail));
     },

@@ -373,6 +373,12 @@ describe.each(storeFactories)('documents on $name', (factory) => {
     const c = await fetch(s.base + fresh(), { headers: { 'x-request-id': 'bad id with spaces' } });
     expect(c.status).toBe(404);
     expect(c.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    // Also on errors Fastify raises before routing (bad percent-encoding).
+    const badUrl = await fetch(`${s.base}/api/docs/%zz`, {
+      headers: { 'x-request-id': 'early-1' },
+    });
+    expect(badUrl.status).toBe(400);
+    expect(badUrl.headers.get('x-request-id')).toBe('early-1');
     const nm = await fetch(s.base + path, { headers: { 'if-none-match': a.headers.get('etag')! } });
     expect(nm.status).toBe(304);
     expect(nm.headers.get('x-request-id')).toBeTruthy();
