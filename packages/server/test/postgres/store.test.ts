@@ -187,6 +187,26 @@ await describePostgres('PostgreSQL store', () => {
     }
   });
 
+  it('opens while the database is down and migrates on first use once it is back', async () => {
+    const fresh = await createTestDatabase();
+    const relay = await relayToPostgres();
+    await relay.stop();
+    const store = await openPostgresStore(relay.url(fresh.name), { onError: () => {} });
+    try {
+      expect(await store.ready()).toBe(false);
+      await expect(store.write({ collection: 'x', id: 'y' }, increment)).rejects.toBeInstanceOf(
+        StoreUnavailableError,
+      );
+      await relay.start();
+      expect(await store.ready()).toBe(true);
+      expect((await store.write({ collection: 'x', id: 'y' }, increment)).result).toBe(1);
+    } finally {
+      await store.close();
+      await relay.close();
+      await fresh.drop();
+    }
+  });
+
   it('reports an exhausted pool as unavailable and recovers', async () => {
     const small = new PostgresStore(db.url, {
       poolSize: 1,
