@@ -86,9 +86,40 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** A fresh, uniquely named database `ifmatch_pg_<random>`, for one test file. */
+let orphansDropped: Promise<void> | undefined;
+
+/**
+ * Test databases carry the creating process's pid: one whose process is gone
+ * (a run killed before its afterAll) is dropped by the next run. A database of
+ * a live process, ours or another engineer's, is never touched.
+ */
+function dropOrphans(): Promise<void> {
+  orphansDropped ??= admin(async (c) => {
+    const { rows } = await c.query<{ datname: string }>(
+      "SELECT datname FROM pg_database WHERE datname ~ '^ifmatch_[a-z]+_p[0-9]+_[0-9a-f]+$'",
+    );
+    for (const { datname } of rows) {
+      const pid = Number(/_p(\d+)_/.exec(datname)?.[1]);
+      if (processAlive(pid)) continue;
+      await c.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`).catch(() => {});
+    }
+  }).catch(() => {});
+  return orphansDropped;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A fresh, uniquely named database `ifmatch_pg_p<pid>_<random>`, for one test file. */
 export async function createTestDatabase(prefix = 'ifmatch_pg'): Promise<TestDatabase> {
-  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await dropOrphans();
+  const name = `${prefix}_p${process.pid}_${randomBytes(6).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
