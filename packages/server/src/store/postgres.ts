@@ -301,8 +301,8 @@ export class PostgresStore implements DocumentStore {
   /**
    * Runs fn on a pooled connection. A connection lost before anything could
    * have committed is retried on a fresh one (the pool may hand out a
-   * connection whose backend was just terminated); `retry` says whether fn is
-   * in a state where that is safe.
+   * connection whose backend was just terminated); `state.committing` says
+   * when that is no longer safe.
    */
   async #withClient<T>(
     fn: (client: pg.PoolClient, state: { committing: boolean }) => Promise<T>,
@@ -334,7 +334,8 @@ export class PostgresStore implements DocumentStore {
           error instanceof RetryTransaction ||
           // The outcome of a COMMIT whose answer never came is unknown: never
           // re-run the write (it may have happened); report 503 instead.
-          (!state.committing && (broken !== undefined || isRetryableConflict(error)));
+          (!state.committing &&
+            ((broken !== undefined && !isClientTimeout(error)) || isRetryableConflict(error)));
         if (!retry) throw this.#translate(error);
       } finally {
         client.release(broken);
@@ -551,6 +552,11 @@ function envNumber(name: string): number | undefined {
     throw new Error(`${name} must be a positive integer, got ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+/** The database stopped answering: waiting that long again would only double the wait. */
+function isClientTimeout(error: unknown): boolean {
+  return error instanceof Error && /Query read timeout/.test(error.message);
 }
 
 function isRetryableConflict(error: unknown): boolean {
