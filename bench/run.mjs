@@ -14,7 +14,8 @@
 //   --no-contention      skip the contended-writes benchmark
 //   --backoff-base MS    contention: the client's backoff base (default: the client's own)
 //   --port-base P        first port (18700)
-//   --out FILE           report path (bench/RESULTS.md)
+//   --out FILE           report path (bench/RESULTS.md; --quick: bench/.tmp/RESULTS-quick.md,
+//                        so a smoke run never replaces the full run's report)
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -42,10 +43,11 @@ const { values: args } = parseArgs({
     'no-contention': { type: 'boolean', default: false },
     'backoff-base': { type: 'string' },
     'port-base': { type: 'string', default: '18700' },
-    out: { type: 'string', default: join(BENCH_DIR, 'RESULTS.md') },
+    out: { type: 'string' },
   },
 });
 
+args.out ??= args.quick ? join(TMP_DIR, 'RESULTS-quick.md') : join(BENCH_DIR, 'RESULTS.md');
 const num = (flag, env, quick, full) =>
   Number(flag ?? process.env[env] ?? (args.quick ? quick : full));
 const config = {
