@@ -6,6 +6,7 @@ import {
   type Evaluation,
   evaluatePreconditions,
   formatHttpDate,
+  isNotModifiedHeader,
   notModifiedHeaders,
   type Problem,
   parseHttpDate,
@@ -52,6 +53,34 @@ export function validatorHeaders(v: Validators): Array<[string, string]> {
   return out;
 }
 
+/**
+ * The validator fields of a 304: the ETag, and Last-Modified only when there is
+ * no ETag (RFC 9110 15.4.5; the 304 rule would drop it anyway, so skip formatting it).
+ */
+function notModifiedValidatorHeaders(v: Validators): Array<[string, string]> {
+  if (v.exists && v.etag !== undefined) return [['ETag', v.etag]];
+  return validatorHeaders(v);
+}
+
+/**
+ * Applies the 304 rule in place to a Node-style header store (ServerResponse,
+ * Fastify's reply): sets the validator fields, then removes every field a 304
+ * does not keep (RFC 9110 15.4.5). Set-Cookie arrays stay as they are.
+ */
+export function keepNotModifiedFields(
+  store: {
+    names(): string[];
+    set(name: string, value: string): void;
+    remove(name: string): void;
+  },
+  fields: ReadonlyArray<[string, string]>,
+): void {
+  for (const [name, value] of fields) store.set(name, value);
+  const names = store.names();
+  const hasETag = names.some((n) => n.toLowerCase() === 'etag');
+  for (const name of names) if (!isNotModifiedHeader(name, hasETag)) store.remove(name);
+}
+
 /** RFC 9110 13.2.1 then 13.2.2, with the strict-mode 428 in between. */
 export function decide(
   method: string,
@@ -76,7 +105,7 @@ export function decide(
   }
   const evaluation = evaluatePreconditions(m, conditional, validators);
   if (evaluation.status === 304) {
-    return { action: 'not-modified', headers: validatorHeaders(validators) };
+    return { action: 'not-modified', headers: notModifiedValidatorHeaders(validators) };
   }
   if (evaluation.status === 412) {
     const etag = validators.exists ? validators.etag : undefined;

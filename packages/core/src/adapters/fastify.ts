@@ -5,18 +5,16 @@
 // 304s lose the Content-Length Fastify would add (see guardNotModified).
 
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { conditionalHeaders } from '../index.js';
+import { conditionalHeaders, type Validators } from '../index.js';
 import {
   type Decision,
   decide,
   decideByBody,
   type IfMatchState,
-  notModifiedFrom,
+  keepNotModifiedFields,
   PROBLEM_TYPE,
   type PreconditionOptions,
   problemBody,
-  toNodeHeaders,
-  toWebHeaders,
   type ValidatorsFn,
 } from './common.js';
 import { guardNotModified } from './node.js';
@@ -43,6 +41,10 @@ declare module 'fastify' {
   }
 }
 
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | undefined)?.then === 'function';
+}
+
 function conditionals(request: FastifyRequest) {
   return conditionalHeaders(request.raw.headersDistinct);
 }
@@ -56,12 +58,14 @@ function answer(reply: FastifyReply, decision: Decision): boolean {
       for (const [name, value] of decision.headers) reply.header(name, value);
       return false;
     case 'not-modified': {
-      const headers = notModifiedFrom(
-        toWebHeaders(reply.getHeaders() as Record<string, string>),
+      keepNotModifiedFields(
+        {
+          names: () => Object.keys(reply.getHeaders()),
+          set: (name, value) => reply.header(name, value),
+          remove: (name) => reply.removeHeader(name),
+        },
         decision.headers,
       );
-      for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
-      reply.headers(toNodeHeaders(headers));
       reply.code(304);
       // Fastify's HEAD routes add Content-Length (0 or the GET body's size) in an
       // onSend that runs after ours; a 304 must not carry it (RFC 9110 15.4.5).
@@ -78,17 +82,28 @@ function answer(reply: FastifyReply, decision: Decision): boolean {
 async function ifmatchPlugin(app: FastifyInstance, opts: IfMatchPluginOptions): Promise<void> {
   if (!app.hasRequestDecorator('ifmatch')) app.decorateRequest('ifmatch', undefined);
 
-  app.addHook('preHandler', async (request, reply) => {
+  // Callback style: a synchronous validators() (an in-process store) costs no
+  // promise or microtask; a promise is awaited.
+  app.addHook('preHandler', (request, reply, done) => {
     const config = request.routeOptions.config;
     const fn = config.validators;
-    if (fn === undefined) return;
+    if (fn === undefined) return done();
     const strict = config.strict ?? opts.strict ?? false;
-    const decision = decide(request.method, conditionals(request), await fn(request), { strict });
-    if (decision.action === 'proceed') request.ifmatch = decision.state;
-    if (!answer(reply, decision)) return;
-    // No payload at all: '' would make Fastify write Content-Length: 0, null a JSON "null".
-    reply.send(decision.action === 'problem' ? problemBody(decision.problem) : undefined);
-    return reply;
+    const settle = (validators: Validators | undefined) => {
+      const decision = decide(request.method, conditionals(request), validators, { strict });
+      if (decision.action === 'proceed') request.ifmatch = decision.state;
+      if (!answer(reply, decision)) return done();
+      // No payload at all: '' would make Fastify write Content-Length: 0, null a JSON "null".
+      reply.send(decision.action === 'problem' ? problemBody(decision.problem) : undefined);
+    };
+    let result: ReturnType<typeof fn>;
+    try {
+      result = fn(request);
+    } catch (error) {
+      return done(error as Error);
+    }
+    if (isPromiseLike(result)) result.then(settle, (error: Error) => done(error));
+    else settle(result);
   });
 
   app.addHook('onSend', async (request, reply, payload) => {

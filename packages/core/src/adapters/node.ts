@@ -7,12 +7,10 @@ import {
   decide,
   decideByBody,
   type IfMatchState,
-  notModifiedFrom,
+  keepNotModifiedFields,
   PROBLEM_TYPE,
   type PreconditionOptions,
   problemBody,
-  toNodeHeaders,
-  toWebHeaders,
   type ValidatorsFn,
 } from './common.js';
 
@@ -61,14 +59,15 @@ function requestConditionals(req: IncomingMessage) {
   return conditionalHeaders(req.headersDistinct);
 }
 
-/** Replace every header already set on `res` with `headers` (used for 304s). */
-function replaceHeaders(res: ServerResponse, headers: Headers): void {
-  for (const name of res.getHeaderNames()) res.removeHeader(name);
-  for (const [name, value] of Object.entries(toNodeHeaders(headers))) res.setHeader(name, value);
-}
-
 function sendNotModified(res: ServerResponse, fields: ReadonlyArray<[string, string]>): void {
-  replaceHeaders(res, notModifiedFrom(toWebHeaders(res.getHeaders()), fields));
+  keepNotModifiedFields(
+    {
+      names: () => res.getHeaderNames(),
+      set: (name, value) => res.setHeader(name, value),
+      remove: (name) => res.removeHeader(name),
+    },
+    fields,
+  );
   res.statusCode = 304;
   res.end();
 }

@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { ifmatch } from '@ifmatch/core/fastify';
 import Fastify, {
   type FastifyError,
@@ -20,6 +18,7 @@ import { Metrics } from './metrics.js';
 import { openApiRoute, registerOpenApi } from './openapi.js';
 import { problem, sendProblem } from './problem.js';
 import { BodyCache } from './representation.js';
+import { genReqId } from './request-id.js';
 import { COLLECTION_METHODS, collectionRoutes } from './routes/collections.js';
 import { ACCEPT_PATCH, DOCUMENT_METHODS, documentRoutes } from './routes/documents.js';
 import { DEFAULT_WEB_DIST, staticRoutes } from './static.js';
@@ -57,14 +56,6 @@ export const TIMEOUTS = {
   requestTimeout: 120_000,
   keepAliveTimeout: 72_000,
 };
-
-const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
-
-/** Honors a sane incoming X-Request-Id (for tracing across hops), else a fresh UUID. */
-function genReqId(req: IncomingMessage): string {
-  const incoming = req.headers['x-request-id'];
-  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-}
 
 /** The resources the server knows, for 405 + Allow and 400 on bad ids. */
 function classifyPath(url: string): { allow: string; segments: string[] } | undefined {
@@ -227,8 +218,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Hooks that run on every request are callback style: an async hook costs a
+  // promise and a microtask each time.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
   if (options.cors) installCors(app, options.cors);
   // Before every route: authorization is decided before any precondition.
@@ -241,9 +235,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {

@@ -35,6 +35,7 @@ export function toValidators(v: StoredValidators | undefined): Validators {
 /** Adds tokens to Vary without dropping those set earlier (CORS adds Origin, codings Accept-Encoding). */
 export function appendVary(reply: FastifyReply, value: string): FastifyReply {
   const current = reply.getHeader('vary');
+  if (current === undefined && !value.includes(',')) return reply.header('vary', value.trim());
   const list = Array.isArray(current)
     ? current.join(', ')
     : current === undefined

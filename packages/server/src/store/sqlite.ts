@@ -207,7 +207,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   let closed = false;
   return {
     kind: 'sqlite',
-    async validators(key) {
+    // Synchronous on purpose (better-sqlite3 is): the 304 path needs no promise.
+    validators(key) {
       const row = selectValidators.get(key.collection, key.id);
       return row
         ? { etag: row.etag, lastModified: row.last_modified_ms, size: row.size }

@@ -62,8 +62,11 @@ export interface ListPage {
 
 export interface DocumentStore {
   readonly kind: 'sqlite' | 'postgres';
-  /** Validators only (the 304 path): must not read the body column. */
-  validators(key: DocKey): Promise<StoredValidators | undefined>;
+  /**
+   * Validators only (the 304 path): must not read the body column. An
+   * in-process store may answer synchronously, so a 304 costs no promise.
+   */
+  validators(key: DocKey): StoredValidators | undefined | Promise<StoredValidators | undefined>;
   /** The whole document. */
   read(key: DocKey): Promise<StoredDocument | undefined>;
   /**

@@ -6,6 +6,7 @@ import {
   preconditionFailedProblem,
   preconditionRequired,
   preconditionRequiredProblem,
+  type Validators,
 } from '@ifmatch/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DocKey, StoredDocument, StoredValidators } from '../../store/types.js';
@@ -70,8 +71,21 @@ function checkWrite(
 /** The stored tag behind the coding tag that validators() gave the adapter, per request. */
 const baseTags = new WeakMap<FastifyRequest, string>();
 
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return value instanceof Promise;
+}
+
+/** A GET/HEAD's validators as the adapter should compare them: the selected coding's tag. */
+function readValidators(request: FastifyRequest, v: StoredValidators | undefined): Validators {
+  request.representationSize = v?.size;
+  if (!v) return toValidators(v);
+  const tags = representationValidators(request, v);
+  baseTags.set(request, v.etag);
+  return { ...toValidators(v), ...tags };
+}
+
 export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
-  const { store, cache, metrics } = ctx;
+  const { store, cache } = ctx;
 
   function sendWritten(
     reply: FastifyReply,
@@ -142,19 +156,17 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
     url: DOCUMENT_URL,
     schema: documentSchemas.get,
     config: {
-      validators: async (request: FastifyRequest) => {
-        const v = await store.validators(keyOf(request));
-        metrics.noteSize(request, v?.size);
-        if (!v) return toValidators(v);
-        // The selected coding's tag, so If-None-Match is compared with what we would send.
-        const tags = representationValidators(request, v);
-        baseTags.set(request, v.etag);
-        return { ...toValidators(v), ...tags };
+      validators: (request: FastifyRequest) => {
+        const found = store.validators(keyOf(request));
+        return isPromise(found)
+          ? found.then((v) => readValidators(request, v))
+          : readValidators(request, found);
       },
     },
     // Set before the adapter decides, so its 304 keeps it (RFC 9110 15.4.5).
-    onRequest: async (_request, reply) => {
+    onRequest: (_request, reply, done) => {
       appendVary(reply.header('cache-control', 'no-cache'), 'Accept-Encoding');
+      done();
     },
     handler: async (request, reply) => {
       const key = keyOf(request);
