@@ -1,16 +1,15 @@
 // Shared set-up for the browser tests: the real server (the CLI from dist/,
 // serving the built web app) on an ephemeral port, and Debian's Chromium.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { startServer as startCli } from '../../server/test/helpers/process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = join(here, '..', '..', '..');
 export const CHROMIUM = '/usr/bin/chromium';
-const CLI = join(repoRoot, 'packages/server/dist/cli/main.js');
 const WEB_DIST = join(repoRoot, 'packages/web/dist/index.html');
 export const SCREENSHOTS = join(repoRoot, 'packages/web/screenshots');
 
@@ -49,56 +48,21 @@ export interface RunningServer {
 
 /** `ifmatch serve --port 0` on a fresh SQLite file; resolves with its URL. */
 export async function startServer(): Promise<RunningServer> {
-  for (const f of [CLI, WEB_DIST]) {
-    if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` first`);
-  }
+  if (!existsSync(WEB_DIST)) throw new Error(`${WEB_DIST} is missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'ifmatch-web-'));
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      CLI,
-      'serve',
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--db',
-      join(dir, 'web.db'),
-      '--log-level',
-      'warn',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
-      if (m && m[1] !== '0') {
-        clearTimeout(timer);
-        resolve(`http://127.0.0.1:${m[1]}`);
-      }
+  try {
+    const server = await startCli(['--db', join(dir, 'web.db'), '--log-level', 'warn']);
+    return {
+      url: server.url,
+      async close() {
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
     };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${output}`));
-    });
-  });
-  return {
-    url,
-    async close() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 /**

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAuthConfig } from '../../src/http/auth.js';
+import { cliBuilt, startServer } from '../helpers/process.js';
 import { type RunningApp, startApp } from './inproc.js';
-import { cliBuilt, startServer } from './process.js';
 
 const WRITER = 'writer-token-0123456789abcdef';
 const READER = 'reader-token-0123456789abcdef';
@@ -243,8 +243,8 @@ describe('ifmatch serve --auth', () => {
   it.skipIf(!cliBuilt())('refuses a bad tokens file with a one-line error', async () => {
     const file = join(dir, 'bad.json');
     await writeFile(file, '{"tokens":[{"name":"a","token":"short","scopes":{}}]}');
-    await expect(startServer(['--db', join(dir, 'b.db'), '--auth', file], 5000)).rejects.toThrow(
-      /at least 16 characters/,
-    );
+    await expect(
+      startServer(['--db', join(dir, 'b.db'), '--auth', file], { timeoutMs: 5000 }),
+    ).rejects.toThrow(/at least 16 characters/);
   });
 });

@@ -8,8 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ServerProcess, startServer } from '../helpers/process.js';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../postgres/pg.js';
-import { type ServerProcess, startServer } from './process.js';
 
 const DOCS = 4; // two writers per document: contention, so If-Match chains branch and 412
 const WRITERS = 8;

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerProcess, startServer } from './process.js';
+import { type ServerProcess, startServer } from '../helpers/process.js';
 
 const BODY_LIMIT = 64 * 1024; // small, so over-limit bodies are cheap to send
 const TRACKED = ['a', 'b', 'c'];
