@@ -1,41 +1,29 @@
 // The `ifmatch` command as a real process (dist/, built by `npm test`; rebuilt
 // here when stale): the seed scenario, two processes on one SQLite file,
 // signals, and one-line errors.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildIfStale } from './helpers/build.js';
 import { httpRequest } from './helpers/http.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const main = join(root, 'packages/server/dist/cli/main.js');
 const bin = join(root, 'packages/server/bin/ifmatch.js');
 
-function newest(dir: string): number {
-  let t = 0;
-  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
-    if (name.endsWith('.ts')) t = Math.max(t, statSync(join(dir, name)).mtimeMs);
-  }
-  return t;
-}
-
 let dir: string;
 const running: ChildProcess[] = [];
 
 beforeAll(() => {
-  const sources = Math.max(
-    newest(join(root, 'packages/server/src')),
-    newest(join(root, 'packages/core/src')),
+  buildIfStale(
+    main,
+    ['packages/server/src', 'packages/core/src'],
+    ['packages/core', 'packages/client', 'packages/server'],
   );
-  if (!existsSync(main) || statSync(main).mtimeMs < sources) {
-    execFileSync('npx', ['tsc', '-b', 'packages/core', 'packages/client', 'packages/server'], {
-      cwd: root,
-      stdio: 'ignore',
-    });
-  }
   dir = mkdtempSync(join(tmpdir(), 'ifmatch-cli-'));
 }, 180_000);
 

@@ -1,8 +1,4 @@
-// `ifmatch race` against in-process servers over loopback, with real worker
-// threads and child processes (those run the compiled worker from dist/).
-
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,34 +6,21 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { type RunningServer, startServer } from '../../client/test/helpers/server.js';
 import { runRace, workerExecArgv } from '../src/race/command.js';
 import { percentile, summarize } from '../src/race/stats.js';
+import { buildIfStale } from './helpers/build.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const worker = join(root, 'packages/server/dist/race/worker.js');
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
-    const path = join(dir, name);
-    if (name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 let dir: string;
 let servers: RunningServer[] = [];
 
 beforeAll(() => {
   // The workers run compiled JS (as from an installed package): build when stale.
-  const sources = Math.max(
-    newestSource(join(root, 'packages/server/src/race')),
-    newestSource(join(root, 'packages/client/src')),
+  buildIfStale(
+    worker,
+    ['packages/server/src/race', 'packages/client/src'],
+    ['packages/client', 'packages/server'],
   );
-  if (!existsSync(worker) || statSync(worker).mtimeMs < sources) {
-    execFileSync('npx', ['tsc', '-b', 'packages/client', 'packages/server'], {
-      cwd: root,
-      stdio: 'ignore',
-    });
-  }
   expect(existsSync(worker)).toBe(true);
   dir = mkdtempSync(join(tmpdir(), 'ifmatch-race-'));
 }, 120_000);
