@@ -4,6 +4,7 @@ import {
   type IfMatchClientOptions,
   NotFoundError,
   PreconditionFailedError,
+  type WriteResult,
 } from '@ifmatch/client';
 import { instrumentFetch, type RequestStats } from './stats.js';
 import {
@@ -60,13 +61,7 @@ export function createDocumentApi(options: DocumentApiOptions = {}): DocumentApi
     async save<T>(url: string, value: T, ifMatch: string): Promise<DocumentSnapshot<T>> {
       try {
         const r = await client.put(url, value, { ifMatch, prefer: 'representation' });
-        return {
-          url,
-          value: (r.value ?? value) as T,
-          etag: r.etag,
-          lastModified: r.lastModified,
-          notModified: false,
-        };
+        return written(url, value, r);
       } catch (e) {
         throw translate(url, e);
       }
@@ -74,14 +69,7 @@ export function createDocumentApi(options: DocumentApiOptions = {}): DocumentApi
 
     async create<T>(url: string, value: T): Promise<DocumentSnapshot<T>> {
       try {
-        const r = await client.create(url, value);
-        return {
-          url,
-          value: (r.value ?? value) as T,
-          etag: r.etag,
-          lastModified: r.lastModified,
-          notModified: false,
-        };
+        return written(url, value, await client.create(url, value));
       } catch (e) {
         if (e instanceof PreconditionFailedError) throw new AlreadyExistsError(url, { cause: e });
         throw translate(url, e);
@@ -95,6 +83,17 @@ export function createDocumentApi(options: DocumentApiOptions = {}): DocumentApi
         throw translate(url, e);
       }
     },
+  };
+}
+
+/** The snapshot after a successful write: the stored value when the server sent it, else what we sent. */
+function written<T>(url: string, sent: T, r: WriteResult): DocumentSnapshot<T> {
+  return {
+    url,
+    value: (r.value ?? sent) as T,
+    etag: r.etag,
+    lastModified: r.lastModified,
+    notModified: false,
   };
 }
 
