@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { ifmatch } from '@ifmatch/core/fastify';
 import Fastify, {
   type FastifyError,
@@ -12,6 +13,7 @@ import { type AuthConfig, authPlugin } from './auth.js';
 import { clientErrorHandler } from './client-error.js';
 import type { RouteContext } from './context.js';
 import { installCors } from './cors.js';
+import { type FastLane, fastLane } from './fast-lane.js';
 import { healthRoutes } from './health.js';
 import { isValidSegment } from './ids.js';
 import { Metrics } from './metrics.js';
@@ -45,6 +47,11 @@ export interface AppOptions {
   auth?: AuthConfig;
   /** Overrides of TIMEOUTS (ms), e.g. a short headersTimeout in tests. */
   timeouts?: Partial<typeof TIMEOUTS>;
+  /**
+   * Answer document GET/HEAD 304s (and 200s from the body cache) before Fastify
+   * (default true; off with CORS or auth, whose hooks every answer must pass).
+   */
+  fastLane?: boolean;
 }
 
 // Server timeouts (documented in docs/DECISIONS.md):
@@ -60,9 +67,9 @@ export const TIMEOUTS = {
 /** The resources the server knows, for 405 + Allow and 400 on bad ids. */
 function classifyPath(url: string): { allow: string; segments: string[] } | undefined {
   const path = url.split('?')[0] ?? '';
-  let m = /^\/api\/([^/]+)\/([^/]+)\/?$/.exec(path);
+  let m = /^\/api\/([^/]+)\/([^/]+)$/.exec(path);
   if (m) return { allow: [...DOCUMENT_METHODS, 'OPTIONS'].join(', '), segments: [m[1]!, m[2]!] };
-  m = /^\/api\/([^/]+)\/?$/.exec(path);
+  m = /^\/api\/([^/]+)$/.exec(path);
   if (m) return { allow: [...COLLECTION_METHODS, 'OPTIONS'].join(', '), segments: [m[1]!] };
   if (path === '/healthz' || path === '/metrics' || path === '/openapi.json') {
     return { allow: 'GET, HEAD, OPTIONS', segments: [] };
@@ -159,6 +166,8 @@ function errorToProblem(error: FastifyError): { status: number; slug: string; de
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const timeouts = { ...TIMEOUTS, ...options.timeouts };
+  // Installed once the store and metrics exist; until then every request goes to Fastify.
+  let lane: FastLane | undefined;
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,
@@ -167,9 +176,28 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Ids up to 128 characters, percent-encoded up to 3x: longer segments are
     // refused by FST_ERR_MAX_PARAM_LENGTH -> 400 problem.
     routerOptions: { maxParamLength: 400 },
-    ...timeouts,
-    // Node checks headersTimeout/requestTimeout only this often (default 30 s).
-    http: { connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeout) },
+    // Our own server so the fast lane sees each request first; Fastify applies
+    // no timeouts to a factory's server, so they are all set here.
+    serverFactory: (handler) => {
+      const server = createServer(
+        // Node checks headersTimeout/requestTimeout only this often (default 30 s).
+        { connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeout) },
+        (req, res) => {
+          const answered = lane === undefined ? false : lane(req, res);
+          if (answered === false) handler(req, res);
+          else if (answered !== true) {
+            answered.then(
+              (done) => done || handler(req, res),
+              () => handler(req, res),
+            );
+          }
+        },
+      );
+      server.headersTimeout = timeouts.headersTimeout;
+      server.requestTimeout = timeouts.requestTimeout;
+      server.keepAliveTimeout = timeouts.keepAliveTimeout;
+      return server;
+    },
     // Parser errors (431, 408, malformed HTTP) as problem+json, then close.
     clientErrorHandler,
     // Fastify's own early errors (bad percent-encoding, overlong segments) as problems.
@@ -180,7 +208,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       sendProblem(reply, problem(p.status, p.slug, p.detail));
     },
   });
-  app.server.headersTimeout = timeouts.headersTimeout;
   // `Expect: 100-continue` with a declared body over the limit: answer 413
   // before the client sends it (RFC 9110 10.1.1) instead of 100 Continue and
   // then reading bytes only to discard them. Everything else proceeds as usual.
@@ -312,5 +339,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await documentRoutes(app, ctx);
   await collectionRoutes(app, ctx);
   await staticRoutes(app, options.webDist ?? DEFAULT_WEB_DIST);
+  if ((options.fastLane ?? true) && !options.cors && !options.auth) {
+    lane = fastLane({ ...ctx, log: app.log, open: () => !closing });
+  }
   return app;
 }

@@ -144,6 +144,11 @@ export class CodingCache {
         : undefined;
   }
 
+  /** The coded body if it is already cached; never compresses. */
+  peek(etag: string, coding: Exclude<Coding, 'identity'>): Buffer | undefined {
+    return this.#lru?.get(`${coding} ${etag}`);
+  }
+
   async get(etag: string, coding: Coding, body: Buffer): Promise<Buffer> {
     if (coding === 'identity') return body;
     const key = `${coding} ${etag}`;

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { hashBytes, versionETag } from '@ifmatch/core';
 import Database from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
 import { newId } from './new-id.js';
 import type {
   DocKey,
@@ -41,6 +42,11 @@ interface CollectionRow {
   seq: number;
   last_modified_ms: number;
 }
+
+/** Documents whose validators are kept in memory (a few hundred bytes each). */
+const VALIDATORS_CACHED = 10_000;
+/** Both copies of the wal-index header at the start of the -shm file. */
+const WAL_INDEX_HEADERS = 96;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sequence (
@@ -83,6 +89,50 @@ function mkdirParents(dir: string): void {
     current = parent;
   }
   for (const d of missing) mkdirSync(d);
+}
+
+/**
+ * A cheap "has any connection committed since I last asked?" for the
+ * validators cache. In WAL mode it reads the wal-index header, the first 96
+ * bytes of the -shm file (two copies of WalIndexHdr, sqlite.org/walformat.html):
+ * every commit rewrites them (iChange, mxFrame, checksums), and SQLite's own
+ * readers trust the same bytes. One pread, no lock: about a third of the cost
+ * of `PRAGMA data_version`, which is the fallback (no -shm file, e.g. :memory:).
+ * A torn read can only look like a change, which just empties the cache.
+ */
+function commitWatcher(
+  db: Database.Database,
+  path: string,
+): { changed: () => boolean; close: () => void } {
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  let seenVersion = dataVersion.get();
+  const byVersion = () => {
+    const version = dataVersion.get();
+    if (version === seenVersion) return false;
+    seenVersion = version;
+    return true;
+  };
+  const wal = String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
+  const fallback = { changed: byVersion, close: () => {} };
+  if (!wal || path === ':memory:' || path.startsWith('file:')) return fallback;
+  let fd: number;
+  try {
+    fd = openSync(`${path}-shm`, 'r');
+  } catch {
+    return fallback;
+  }
+  const seen = Buffer.alloc(WAL_INDEX_HEADERS);
+  const now = Buffer.alloc(WAL_INDEX_HEADERS);
+  readSync(fd, seen, 0, WAL_INDEX_HEADERS, 0);
+  return {
+    changed: () => {
+      if (readSync(fd, now, 0, WAL_INDEX_HEADERS, 0) !== WAL_INDEX_HEADERS) return byVersion();
+      if (now.equals(seen)) return false;
+      now.copy(seen);
+      return true;
+    },
+    close: () => closeSync(fd),
+  };
 }
 
 /** The embedded store: one SQLite file (or ':memory:'), shareable by several processes. */
@@ -204,16 +254,32 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     };
   });
 
+  // Validators cache: a conditional GET needs no query when nothing was
+  // committed since the entry was read. "Nothing was committed" is checked on
+  // every call, after the request arrived, so a cached entry never hides a
+  // write that finished before it; this connection's own writes drop their key.
+  const commits = commitWatcher(db, path);
+  const known = new LRUCache<string, StoredValidators | false>({ max: VALIDATORS_CACHED });
+  const cacheKey = (collection: string, id: string) => `${collection}/${id}`;
+
+  function currentValidators(key: DocKey): StoredValidators | undefined {
+    if (commits.changed()) known.clear();
+    const k = cacheKey(key.collection, key.id);
+    const hit = known.get(k);
+    if (hit !== undefined) return hit || undefined;
+    const row = selectValidators.get(key.collection, key.id);
+    const v = row
+      ? { etag: row.etag, lastModified: row.last_modified_ms, size: row.size }
+      : undefined;
+    known.set(k, v ?? false);
+    return v;
+  }
+
   let closed = false;
   return {
     kind: 'sqlite',
     // Synchronous on purpose (better-sqlite3 is): the 304 path needs no promise.
-    validators(key) {
-      const row = selectValidators.get(key.collection, key.id);
-      return row
-        ? { etag: row.etag, lastModified: row.last_modified_ms, size: row.size }
-        : undefined;
-    },
+    validators: currentValidators,
     async read(key) {
       const row = selectDoc.get(key.collection, key.id);
       return row ? toDoc(row) : undefined;
@@ -221,12 +287,18 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     async write(key, decide) {
       // BEGIN IMMEDIATE takes the write lock before the read, so the decision
       // and the write are one atomic step across processes sharing the file.
-      return writeTxn.immediate(key, decide) as WriteOutcome<never>;
+      try {
+        return writeTxn.immediate(key, decide) as WriteOutcome<never>;
+      } finally {
+        known.delete(cacheKey(key.collection, key.id));
+      }
     },
     async create(collection, body) {
       for (let attempt = 0; ; attempt++) {
         try {
-          return createTxn.immediate(collection, newId(), body);
+          const made = createTxn.immediate(collection, newId(), body);
+          known.delete(cacheKey(collection, made.id));
+          return made;
         } catch (error) {
           const code = (error as { code?: string }).code;
           if (code !== 'SQLITE_CONSTRAINT_PRIMARYKEY' || attempt >= 3) throw error;
@@ -251,6 +323,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     async close() {
       if (closed) return;
       closed = true;
+      commits.close();
       db.close();
     },
   };

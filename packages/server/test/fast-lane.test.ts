@@ -1,0 +1,252 @@
+// The read fast lane (src/http/fast-lane.ts) answers document GET/HEAD before
+// Fastify. The Fastify route is the reference: for every request shape, the
+// lane's answer must be the route's, field for field and byte for byte (apart
+// from Date and the request id's value), and the lane must really answer the
+// requests it claims (no Fastify hook runs for them).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/http/app.js';
+import { openSqliteStore } from '../src/store/sqlite.js';
+import type { DocumentStore } from '../src/store/types.js';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+function get(
+  port: number,
+  path: string,
+  method: string,
+  headers: Record<string, string>,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** What must be equal: everything but Date and the request id's value. */
+function comparable(a: Answer) {
+  const { date: _date, 'x-request-id': id, ...headers } = a.headers;
+  expect(id).toMatch(/^[0-9a-f-]{36}$/);
+  return { status: a.status, headers, body: a.body.toString('base64') };
+}
+
+interface Running {
+  app: FastifyInstance;
+  port: number;
+  /** Requests that went through Fastify's hooks. */
+  viaFastify: () => number;
+}
+
+async function start(store: DocumentStore, fastLane: boolean): Promise<Running> {
+  const app = await buildApp({ store, fastLane, defaultMetrics: false });
+  let count = 0;
+  app.addHook('onRequest', (_request, _reply, done) => {
+    count++;
+    done();
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return { app, port: address.port, viaFastify: () => count };
+}
+
+describe('read fast lane', () => {
+  let dir: string;
+  let store: DocumentStore;
+  let lane: Running;
+  let route: Running;
+  const small = Buffer.from('{"title":"small","n":1}');
+  const large = Buffer.from(JSON.stringify({ items: Array.from({ length: 200 }, (_, i) => i) }));
+  const tags: Record<string, string> = {};
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ifmatch-lane-'));
+    store = openSqliteStore(join(dir, 'lane.db'));
+    lane = await start(store, true);
+    route = await start(store, false);
+    for (const [id, body] of [
+      ['small', small],
+      ['large', large],
+    ] as const) {
+      const res = await fetch(`http://127.0.0.1:${route.port}/api/lane/${id}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.status).toBe(201);
+      tags[id] = res.headers.get('etag')!;
+    }
+    // Warm both body caches (identity, gzip, br) through the route.
+    for (const r of [lane, route]) {
+      for (const id of ['small', 'large']) {
+        for (const ae of ['', 'gzip', 'br']) {
+          const a = await get(r.port, `/api/lane/${id}`, 'GET', { 'accept-encoding': ae });
+          expect(a.status).toBe(200);
+        }
+      }
+    }
+  });
+
+  afterAll(async () => {
+    await lane?.app.close();
+    await route?.app.close();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const coded = (id: string, coding: string) =>
+    coding === '' || id === 'small' ? tags[id]! : tags[id]!.replace(/"$/, `.${coding}"`);
+
+  type Case = [name: string, id: string, method: string, headers: () => Record<string, string>];
+  const cases: Case[] = [];
+  for (const id of ['small', 'large']) {
+    for (const method of ['GET', 'HEAD']) {
+      for (const ae of ['', 'gzip', 'br', 'gzip, br;q=0.5']) {
+        const coding = ae === '' ? '' : ae.startsWith('gzip') ? 'gzip' : 'br';
+        const base = ae === '' ? {} : { 'accept-encoding': ae };
+        const label = `${method} ${id} ae=${ae || '-'}`;
+        cases.push(
+          [`${label} unconditional`, id, method, () => ({ ...base })],
+          [
+            `${label} If-None-Match current`,
+            id,
+            method,
+            () => ({ ...base, 'if-none-match': coded(id, coding) }),
+          ],
+          [
+            `${label} If-None-Match weak`,
+            id,
+            method,
+            () => ({ ...base, 'if-none-match': `W/${coded(id, coding)}` }),
+          ],
+          [
+            `${label} If-None-Match list`,
+            id,
+            method,
+            () => ({ ...base, 'if-none-match': `"nope", ${coded(id, coding)}` }),
+          ],
+          [`${label} If-None-Match *`, id, method, () => ({ ...base, 'if-none-match': '*' })],
+          [`${label} If-None-Match other`, id, method, () => ({ ...base, 'if-none-match': '"x"' })],
+          [
+            `${label} If-Modified-Since future`,
+            id,
+            method,
+            () => ({ ...base, 'if-modified-since': 'Fri, 01 Jan 2100 00:00:00 GMT' }),
+          ],
+          [
+            `${label} If-Match other coding's tag`,
+            id,
+            method,
+            () => ({ ...base, 'if-match': tags[id]!.replace(/"$/, '.gzip"') }),
+          ],
+        );
+      }
+    }
+  }
+
+  it.each(cases)(
+    '%s: same answer with and without the lane',
+    async (_name, id, method, headers) => {
+      const h = headers();
+      const viaLane = await get(lane.port, `/api/lane/${id}`, method, h);
+      const viaRoute = await get(route.port, `/api/lane/${id}`, method, h);
+      expect(comparable(viaLane)).toEqual(comparable(viaRoute));
+    },
+  );
+
+  it('answers 304s and cached 200s without entering Fastify', async () => {
+    const before = lane.viaFastify();
+    const notModified = await get(lane.port, '/api/lane/small', 'GET', {
+      'if-none-match': tags.small!,
+    });
+    const ok = await get(lane.port, '/api/lane/small', 'GET', {});
+    const head = await get(lane.port, '/api/lane/large', 'HEAD', { 'accept-encoding': 'gzip' });
+    expect([notModified.status, ok.status, head.status]).toEqual([304, 200, 200]);
+    expect(lane.viaFastify()).toBe(before);
+  });
+
+  it('hands everything else to the route: absent, 412, ranges, odd URLs, other methods', async () => {
+    const before = lane.viaFastify();
+    const answers = await Promise.all([
+      get(lane.port, '/api/lane/missing', 'GET', {}),
+      get(lane.port, '/api/lane/small', 'GET', { 'if-match': '"x"' }),
+      get(lane.port, '/api/lane/small', 'GET', { range: 'bytes=0-3' }),
+      get(lane.port, '/api/lane/%73mall', 'GET', {}),
+      get(lane.port, '/api/lane/small/', 'GET', {}),
+      get(lane.port, '/api/lane/..', 'GET', {}),
+      get(lane.port, '/api/lane', 'GET', {}),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([404, 412, 206, 200, 404, 400, 200]);
+    expect(lane.viaFastify()).toBe(before + answers.length);
+  });
+
+  it('serves a write by another connection at once (the validators cache follows commits)', async () => {
+    const other = openSqliteStore(join(dir, 'lane.db'));
+    try {
+      for (let i = 0; i < 20; i++) {
+        const body = Buffer.from(JSON.stringify({ title: 'small', n: i + 100 }));
+        const out = await other.write({ collection: 'lane', id: 'small' }, () => ({
+          action: 'put',
+          body,
+          result: undefined,
+        }));
+        if (out.action !== 'put') throw new Error('write refused');
+        // The old tag must not be answered 304, and the body is the new one.
+        const a = await get(lane.port, '/api/lane/small', 'GET', { 'if-none-match': tags.small! });
+        expect(a.status).toBe(200);
+        expect(a.headers.etag).toBe(out.doc.etag);
+        expect(a.body.equals(body)).toBe(true);
+        const b = await get(lane.port, '/api/lane/small', 'GET', { 'if-none-match': out.doc.etag });
+        expect(b.status).toBe(304);
+        tags.small = out.doc.etag;
+      }
+      await other.write({ collection: 'lane', id: 'small' }, () => ({
+        action: 'delete',
+        result: undefined,
+      }));
+      const gone = await get(lane.port, '/api/lane/small', 'GET', { 'if-none-match': tags.small! });
+      expect(gone.status).toBe(404);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('is off with CORS or auth, whose hooks every answer must pass', async () => {
+    const app = await buildApp({ store, cors: ['*'], defaultMetrics: false });
+    let count = 0;
+    app.addHook('onRequest', (_request, _reply, done) => {
+      count++;
+      done();
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const address = app.server.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      const a = await get(address.port, '/api/lane/large', 'GET', {
+        'if-none-match': tags.large!,
+        origin: 'https://app.example',
+      });
+      expect(a.status).toBe(304);
+      expect(a.headers['access-control-allow-origin']).toBe('*');
+      expect(count).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
+});
