@@ -2,7 +2,7 @@
 // body and no parse) joined with a conditional writer (If-Match, and on 412
 // re-read, re-apply, retry with backoff) over the standard fetch.
 
-import { type BackoffOptions, backoffDelay, sleep } from './backoff.js';
+import { type BackoffOptions, BackoffSchedule, RoundTripEstimator, sleep } from './backoff.js';
 import {
   type HttpError,
   httpError,
@@ -26,7 +26,7 @@ export interface IfMatchClientOptions {
   headers?: HeadersInit;
   /** update(): attempts before MaxAttemptsError (default 10). */
   maxAttempts?: number;
-  /** update(): capped exponential backoff with full jitter between attempts. */
+  /** update(): capped exponential backoff with jitter, scaled to the write round trip by default. */
   backoff?: BackoffOptions;
 }
 
@@ -116,6 +116,8 @@ interface CacheEntry {
 }
 
 const JSON_TYPE = 'application/json';
+/** URLs whose backoff level update() remembers (see BackoffOptions.carry). */
+const MAX_LEVELS = 1024;
 const MERGE_PATCH_TYPE = 'application/merge-patch+json';
 const JSON_PATCH_TYPE = 'application/json-patch+json';
 const encoder = new TextEncoder();
@@ -148,6 +150,8 @@ export class IfMatchClient {
   readonly #cache: ByteLru<CacheEntry>;
   readonly #maxAttempts: number;
   readonly #backoff: BackoffOptions;
+  readonly #roundTrips = new RoundTripEstimator();
+  readonly #levels = new Map<string, number>();
 
   constructor(options: IfMatchClientOptions = {}) {
     // Bind: browsers throw "Illegal invocation" when fetch is called off window.
@@ -323,7 +327,11 @@ export class IfMatchClient {
     const failed = new Set<string>();
     let attempts = 0;
     let conflicts = 0;
-    let sleeps = 0;
+    // Contention outlives one call: start where the last update() of this URL
+    // ended, one doubling lower, instead of colliding up from the bottom again.
+    const carried = backoff.carry === false ? 0 : (this.#levels.get(href) ?? 0);
+    const schedule = new BackoffSchedule(backoff, carried - 1);
+    const origin = new URL(href).origin;
     let lastError: unknown;
 
     for (;;) {
@@ -339,8 +347,11 @@ export class IfMatchClient {
       const body = encoder.encode(JSON.stringify(mine));
 
       let res: Response | undefined;
+      const sentAt = performance.now();
       try {
         res = await this.#send('PUT', href, headers, body, signal);
+        // The unit of the 'auto' backoff: how long a write takes, as seen from here.
+        this.#roundTrips.sample(origin, performance.now() - sentAt);
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         lastError = error; // the request may or may not have been applied
@@ -351,6 +362,7 @@ export class IfMatchClient {
       if (res?.ok) {
         await drain(res);
         const value = this.#rememberWrite(href, headers, res.headers, body) as T;
+        this.#rememberLevel(href, schedule.level);
         return { value, etag: res.headers.get('etag') ?? undefined, attempts, conflicts };
       }
       if (res !== undefined) {
@@ -390,11 +402,12 @@ export class IfMatchClient {
         throw new MaxAttemptsError(href, attempts, conflicts, { cause: lastError });
       }
       // The first 412 that carried the current document is retried at once:
-      // that state is as fresh as it gets. Later conflicts back off with full
-      // jitter; after a sleep any state in hand is stale, so re-read through
-      // the cache (a 304 and no body when the 412's document is still current).
-      if (!(theirs !== undefined && conflicts === 1 && sleeps === 0)) {
-        await sleep(backoffDelay(sleeps++, backoff), signal);
+      // that state is as fresh as it gets. Later conflicts back off (backoff.ts:
+      // in units of the write round trip, jittered); after a sleep any state in
+      // hand is stale, so re-read through the cache (a 304 and no body when the
+      // 412's document is still current).
+      if (!(theirs !== undefined && conflicts === 1 && schedule.sleeps === 0)) {
+        await sleep(schedule.next(this.#roundTrips.get(origin)), signal);
         if (theirs !== undefined) refetch = true;
       }
       if (refetch) {
@@ -415,6 +428,17 @@ export class IfMatchClient {
   }
 
   // ---------------------------------------------------------------------------
+
+  /** The backoff level an update() of `href` ended at; bounded, oldest first out. */
+  #rememberLevel(href: string, level: number): void {
+    this.#levels.delete(href);
+    if (level <= 0) return;
+    this.#levels.set(href, level);
+    if (this.#levels.size > MAX_LEVELS) {
+      const oldest = this.#levels.keys().next().value;
+      if (oldest !== undefined) this.#levels.delete(oldest);
+    }
+  }
 
   #headers(extra: HeadersInit | undefined): Headers {
     const headers = new Headers(this.#defaultHeaders);

@@ -1,4 +1,12 @@
-export { type BackoffOptions, backoffCeiling, backoffDelay, sleep } from './backoff.js';
+export {
+  type BackoffOptions,
+  BackoffSchedule,
+  backoffBase,
+  backoffCeiling,
+  backoffDelay,
+  RoundTripEstimator,
+  sleep,
+} from './backoff.js';
 export {
   type Change,
   type FetchLike,

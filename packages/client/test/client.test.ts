@@ -399,3 +399,88 @@ describe('strict server', () => {
     }
   });
 });
+
+describe('update() backoff policy', () => {
+  /** A fetch that records when each request started and ended, and can slow PUTs down. */
+  function timedFetch(putDelayMs = 0) {
+    const log: { method: string; start: number; end: number; status: number }[] = [];
+    const fetchFn = async (input: string, init: RequestInit) => {
+      const start = performance.now();
+      const method = init.method ?? 'GET';
+      if (method === 'PUT' && putDelayMs > 0) await new Promise((r) => setTimeout(r, putDelayMs));
+      const res = await fetch(input, init);
+      log.push({ method, start, end: performance.now(), status: res.status });
+      return res;
+    };
+    return { log, fetch: fetchFn };
+  }
+
+  /** A change function that lets another client write first, the first `times` calls. */
+  function interferingTimes(path: string, times: number) {
+    const other = new IfMatchClient({ baseUrl: server.url });
+    let k = 0;
+    return async (d: { v: number }) => {
+      if (k < times) await other.put(path, { v: 1000 + ++k }, { ifMatch: false });
+      return { v: d.v + 1 };
+    };
+  }
+
+  /** Pause between the end of each 412 and the next request (the backoff sleep, if any). */
+  function pausesAfter412(log: { start: number; end: number; status: number }[]) {
+    return log.slice(0, -1).flatMap((e, i) => (e.status === 412 ? [log[i + 1].start - e.end] : []));
+  }
+
+  it("base 'auto' sleeps in units of the observed write round trip (slow server, long sleep)", async () => {
+    const path = doc();
+    const slow = timedFetch(60); // every PUT takes >= 60 ms
+    const client = new IfMatchClient({
+      baseUrl: server.url,
+      fetch: slow.fetch,
+      backoff: { random: () => 0.999 }, // sleep ~ its ceiling
+    });
+    await client.create(path, { v: 0 });
+    const r = await client.update(path, interferingTimes(path, 2));
+    expect(r).toMatchObject({ attempts: 3, conflicts: 2 });
+    // 412, retried at once with the state it carried; 412 again, then one sleep.
+    const [atOnce, slept] = pausesAfter412(slow.log);
+    expect(atOnce).toBeLessThan(60);
+    // The ceiling is 2 x the smoothed PUT round trip (>= 60 ms): >= ~120 ms,
+    // where the old fixed 10 ms base would have slept at most 10 ms.
+    expect(slept).toBeGreaterThanOrEqual(0.999 * 2 * 60 - 2);
+  });
+
+  it('a numeric base is used as given, whatever the round trip', async () => {
+    const path = doc();
+    const slow = timedFetch(60);
+    const client = new IfMatchClient({
+      baseUrl: server.url,
+      fetch: slow.fetch,
+      backoff: { base: 1, random: () => 0.999 },
+    });
+    await client.create(path, { v: 0 });
+    await client.update(path, interferingTimes(path, 2));
+    const [, slept] = pausesAfter412(slow.log);
+    expect(slept).toBeLessThan(60); // ~1 ms sleep + a GET, far from 2 x 60 ms
+  });
+
+  it('the next update() of a contended URL starts one doubling below where the last ended', async () => {
+    const run = async (carry: boolean) => {
+      const path = doc();
+      const timed = timedFetch();
+      const client = new IfMatchClient({
+        baseUrl: server.url,
+        fetch: timed.fetch,
+        backoff: { base: 10, cap: 10_000, random: () => 0.999, carry },
+      });
+      await client.create(path, { v: 0 });
+      // 5 conflicts: at once, then sleeps at levels 0..3 (10, 20, 40, 80 ms): level 4 reached.
+      await client.update(path, interferingTimes(path, 5));
+      timed.log.length = 0;
+      // 2 conflicts: at once, then one sleep, at level 3 when carried (80 ms), else 0 (10 ms).
+      await client.update(path, interferingTimes(path, 2));
+      return pausesAfter412(timed.log)[1];
+    };
+    expect(await run(true)).toBeGreaterThanOrEqual(0.999 * 80 - 2);
+    expect(await run(false)).toBeLessThan(0.999 * 80 - 2);
+  });
+});
