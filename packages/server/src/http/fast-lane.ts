@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import {
+  codingETag,
   conditionalHeaders,
   evaluatePreconditions,
   formatHttpDate,
@@ -67,7 +68,11 @@ export function fastLane(options: FastLaneOptions): FastLane {
     if (v === undefined) return false; // the route's 404 problem
     const method = req.method as 'GET' | 'HEAD';
     const coding = codingFor(req.headers['accept-encoding'], v.size);
-    const tags = codingTags(v.etag, coding);
+    // The other codings' tags only matter to If-Match (any coding of the state passes).
+    const tags =
+      req.headers['if-match'] === undefined
+        ? { etag: codingETag(v.etag, coding), alternateETags: [] }
+        : codingTags(v.etag, coding);
     const evaluation = evaluatePreconditions(method, conditionalHeaders(req.headersDistinct), {
       exists: true,
       etag: tags.etag,
