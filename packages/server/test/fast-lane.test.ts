@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/http/app.js';
@@ -224,6 +225,35 @@ describe('read fast lane', () => {
       expect(gone.status).toBe(404);
     } finally {
       await other.close();
+    }
+  });
+
+  it('logs its answers like Fastify does: request id, method, URL, status', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    const app = await buildApp({ store, defaultMetrics: false, logger: { level: 'info', stream } });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const address = app.server.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      const a = await get(address.port, '/api/lane/large', 'GET', {
+        'if-none-match': tags.large!,
+        'x-request-id': 'trace-lane-1',
+      });
+      expect(a.status).toBe(304);
+      expect(a.headers['x-request-id']).toBe('trace-lane-1');
+      const mine = lines.filter((l) => l.reqId === 'trace-lane-1');
+      expect(mine.map((l) => l.msg)).toEqual(['incoming request', 'request completed']);
+      expect(mine[0]).toMatchObject({ req: { method: 'GET', url: '/api/lane/large' } });
+      expect(mine[1]).toMatchObject({ res: { statusCode: 304 } });
+      expect(typeof mine[1]!.responseTime).toBe('number');
+    } finally {
+      await app.close();
     }
   });
 
