@@ -54,8 +54,8 @@ interface Running {
   viaFastify: () => number;
 }
 
-async function start(store: DocumentStore, fastLane: boolean): Promise<Running> {
-  const app = await buildApp({ store, fastLane, defaultMetrics: false });
+/** Counts what reaches Fastify's hooks, then listens on an ephemeral port. */
+async function listening(app: FastifyInstance): Promise<Running> {
   let count = 0;
   app.addHook('onRequest', (_request, _reply, done) => {
     count++;
@@ -65,6 +65,10 @@ async function start(store: DocumentStore, fastLane: boolean): Promise<Running> 
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
   return { app, port: address.port, viaFastify: () => count };
+}
+
+async function start(store: DocumentStore, fastLane: boolean): Promise<Running> {
+  return listening(await buildApp({ store, fastLane, defaultMetrics: false }));
 }
 
 describe('read fast lane', () => {
@@ -236,12 +240,11 @@ describe('read fast lane', () => {
         done();
       },
     });
-    const app = await buildApp({ store, defaultMetrics: false, logger: { level: 'info', stream } });
-    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { app, port } = await listening(
+      await buildApp({ store, defaultMetrics: false, logger: { level: 'info', stream } }),
+    );
     try {
-      const address = app.server.address();
-      if (address === null || typeof address === 'string') throw new Error('no port');
-      const a = await get(address.port, '/api/lane/large', 'GET', {
+      const a = await get(port, '/api/lane/large', 'GET', {
         'if-none-match': tags.large!,
         'x-request-id': 'trace-lane-1',
       });
@@ -258,23 +261,17 @@ describe('read fast lane', () => {
   });
 
   it('is off with CORS or auth, whose hooks every answer must pass', async () => {
-    const app = await buildApp({ store, cors: ['*'], defaultMetrics: false });
-    let count = 0;
-    app.addHook('onRequest', (_request, _reply, done) => {
-      count++;
-      done();
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { app, port, viaFastify } = await listening(
+      await buildApp({ store, cors: ['*'], defaultMetrics: false }),
+    );
     try {
-      const address = app.server.address();
-      if (address === null || typeof address === 'string') throw new Error('no port');
-      const a = await get(address.port, '/api/lane/large', 'GET', {
+      const a = await get(port, '/api/lane/large', 'GET', {
         'if-none-match': tags.large!,
         origin: 'https://app.example',
       });
       expect(a.status).toBe(304);
       expect(a.headers['access-control-allow-origin']).toBe('*');
-      expect(count).toBe(1);
+      expect(viaFastify()).toBe(1);
     } finally {
       await app.close();
     }
