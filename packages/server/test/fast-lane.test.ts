@@ -260,6 +260,34 @@ describe('read fast lane', () => {
     }
   });
 
+  it('a failure inside the lane costs that request only: the route answers it', async () => {
+    let broken = true;
+    const flaky: DocumentStore = {
+      ...store,
+      validators(key) {
+        const v = store.validators(key);
+        if (!broken || v instanceof Promise || v === undefined) return v;
+        // Reading the validators throws wherever they are read, in the lane and the route.
+        return Object.defineProperty({ ...v }, 'size', {
+          get() {
+            throw new Error('boom');
+          },
+        });
+      },
+    };
+    const { app, port } = await listening(await buildApp({ store: flaky, defaultMetrics: false }));
+    try {
+      const failed = await get(port, '/api/lane/large', 'GET', { 'if-none-match': tags.large! });
+      expect(failed.status).toBe(500);
+      expect(failed.headers['content-type']).toMatch(/^application\/problem\+json/);
+      broken = false;
+      const ok = await get(port, '/api/lane/large', 'GET', { 'if-none-match': tags.large! });
+      expect(ok.status).toBe(304);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('is off with CORS or auth, whose hooks every answer must pass', async () => {
     const { app, port, viaFastify } = await listening(
       await buildApp({ store, cors: ['*'], defaultMetrics: false }),

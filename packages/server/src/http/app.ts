@@ -183,7 +183,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         // Node checks headersTimeout/requestTimeout only this often (default 30 s).
         { connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeout) },
         (req, res) => {
-          const answered = lane === undefined ? false : lane(req, res);
+          let answered: boolean | Promise<boolean> = false;
+          try {
+            if (lane !== undefined) answered = lane(req, res);
+          } catch (error) {
+            // A bug in the lane must cost one request, never the process: the
+            // route answers if nothing was written yet, else the socket goes.
+            app.log.error({ err: error }, 'fast lane failed');
+            answered = res.headersSent;
+            if (answered) res.destroy();
+          }
           if (answered === false) handler(req, res);
           else if (answered !== true) {
             answered.then(
