@@ -90,9 +90,16 @@ async function ifmatchPlugin(app: FastifyInstance, opts: IfMatchPluginOptions): 
     if (fn === undefined) return done();
     const strict = config.strict ?? opts.strict ?? false;
     const settle = (validators: Validators | undefined) => {
-      const decision = decide(request.method, conditionals(request), validators, { strict });
-      if (decision.action === 'proceed') request.ifmatch = decision.state;
-      if (!answer(reply, decision)) return done();
+      let decision: Decision;
+      let answered: boolean;
+      try {
+        decision = decide(request.method, conditionals(request), validators, { strict });
+        if (decision.action === 'proceed') request.ifmatch = decision.state;
+        answered = answer(reply, decision);
+      } catch (error) {
+        return done(error as Error);
+      }
+      if (!answered) return done();
       // No payload at all: '' would make Fastify write Content-Length: 0, null a JSON "null".
       reply.send(decision.action === 'problem' ? problemBody(decision.problem) : undefined);
     };
