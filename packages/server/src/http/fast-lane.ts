@@ -66,6 +66,8 @@ export function fastLane(options: FastLaneOptions): FastLane {
     start: number,
   ): boolean {
     if (v === undefined) return false; // the route's 404 problem
+    // Without the size the coding cannot be chosen as the route's 200 would.
+    if (v.size === undefined) return false;
     const method = req.method as 'GET' | 'HEAD';
     const coding = codingFor(req.headers['accept-encoding'], v.size);
     // The other codings' tags only matter to If-Match (any coding of the state passes).
