@@ -260,6 +260,32 @@ describe('read fast lane', () => {
     }
   });
 
+  it('hands its read of the validators to the route: one store read per request', async () => {
+    let reads = 0;
+    const counting: DocumentStore = {
+      ...store,
+      validators(key) {
+        reads++;
+        return store.validators(key);
+      },
+    };
+    const { app, port, viaFastify } = await listening(
+      await buildApp({ store: counting, defaultMetrics: false }),
+    );
+    try {
+      const answers = [
+        await get(port, '/api/lane/large', 'GET', { range: 'bytes=0-9' }),
+        await get(port, '/api/lane/large', 'GET', { 'if-match': '"x"' }),
+        await get(port, '/api/lane/missing', 'GET', {}),
+      ];
+      expect(answers.map((a) => a.status)).toEqual([206, 412, 404]);
+      expect(viaFastify()).toBe(3);
+      expect(reads).toBe(3);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('a failure inside the lane costs that request only: the route answers it', async () => {
     let broken = true;
     const flaky: DocumentStore = {

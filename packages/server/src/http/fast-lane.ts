@@ -42,6 +42,22 @@ export interface FastLaneOptions {
 const DOCUMENT_PATH = /^\/api\/([A-Za-z0-9._~-]{1,128})\/([A-Za-z0-9._~-]{1,128})$/;
 const ROUTE = '/api/:collection/:id';
 
+/**
+ * The validators the lane read for a request it then handed to the route, so
+ * the route does not ask the store again (a second round trip on PostgreSQL).
+ * Wrapped, because `undefined` (no such document) is an answer too.
+ */
+const prefetched = new WeakMap<IncomingMessage, { v: StoredValidators | undefined }>();
+
+/** The lane's read for this request, if it made one; taken once. */
+export function takePrefetched(
+  req: IncomingMessage,
+): { v: StoredValidators | undefined } | undefined {
+  const found = prefetched.get(req);
+  if (found) prefetched.delete(req);
+  return found;
+}
+
 /** One formatted Last-Modified kept: a hot document asks for the same one again and again. */
 let lastDate = { ms: Number.NaN, text: '' };
 function httpDate(ms: number): string {
@@ -163,12 +179,12 @@ export function fastLane(options: FastLaneOptions): FastLane {
     } catch {
       return false; // the route answers store errors (503 and friends)
     }
-    if (found instanceof Promise) {
-      return found.then(
-        (v) => answer(req, res, v, start),
-        () => false,
-      );
-    }
-    return answer(req, res, found, start);
+    const settle = (v: StoredValidators | undefined) => {
+      if (answer(req, res, v, start)) return true;
+      prefetched.set(req, { v });
+      return false;
+    };
+    if (found instanceof Promise) return found.then(settle, () => false);
+    return settle(found);
   };
 }

@@ -20,6 +20,7 @@ import {
   setValidatorHeaders,
   toValidators,
 } from '../context.js';
+import { takePrefetched } from '../fast-lane.js';
 import { documentPath } from '../ids.js';
 import { applyPreparedPatch, type PatchFailure, preparePatch } from '../patch.js';
 import { type ReturnPreference, returnPreference } from '../prefer.js';
@@ -157,7 +158,9 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
     schema: documentSchemas.get,
     config: {
       validators: (request: FastifyRequest) => {
-        const found = store.validators(keyOf(request));
+        // The fast lane may have read them already for this request (it then handed it over).
+        const pre = takePrefetched(request.raw);
+        const found = pre ? pre.v : store.validators(keyOf(request));
         return isPromise(found)
           ? found.then((v) => readValidators(request, v))
           : readValidators(request, found);
