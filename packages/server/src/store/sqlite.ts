@@ -96,8 +96,9 @@ function mkdirParents(dir: string): void {
  * validators cache. In WAL mode it reads the wal-index header, the first 96
  * bytes of the -shm file (two copies of WalIndexHdr, sqlite.org/walformat.html):
  * every commit rewrites them (iChange, mxFrame, checksums), and SQLite's own
- * readers trust the same bytes. One pread, no lock: about a third of the cost
- * of `PRAGMA data_version`, which is the fallback (no -shm file, e.g. :memory:).
+ * readers trust the same bytes. One pread, no lock and no statement (about
+ * 1 us against 3 us for `PRAGMA data_version` on an idle machine), with the
+ * pragma as the fallback (no -shm file, e.g. :memory:, or a failed read).
  * A torn read can only look like a change, which just empties the cache.
  */
 function commitWatcher(
@@ -126,7 +127,13 @@ function commitWatcher(
   readSync(fd, seen, 0, WAL_INDEX_HEADERS, 0);
   return {
     changed: () => {
-      if (readSync(fd, now, 0, WAL_INDEX_HEADERS, 0) !== WAL_INDEX_HEADERS) return byVersion();
+      let read = 0;
+      try {
+        read = readSync(fd, now, 0, WAL_INDEX_HEADERS, 0);
+      } catch {
+        // Whatever went wrong with the file, SQLite's own answer still holds.
+      }
+      if (read !== WAL_INDEX_HEADERS) return byVersion();
       if (now.equals(seen)) return false;
       now.copy(seen);
       return true;
