@@ -117,6 +117,22 @@ export function parseJsonBody(body: Buffer | undefined): { value: unknown } | Bo
   }
 }
 
+/**
+ * A JSON request body checked in order: the media type among `allowed` (415),
+ * then strict UTF-8, depth and JSON validity (400).
+ */
+export function readJsonBody(
+  contentType: string | undefined,
+  body: Buffer | undefined,
+  allowed: readonly string[],
+): BodyError | { type: string; value: unknown } {
+  const type = checkContentType(contentType, allowed);
+  if (isBodyError(type)) return type;
+  const parsed = parseJsonBody(body);
+  if (isBodyError(parsed)) return parsed;
+  return { type: type.type, value: parsed.value };
+}
+
 export function isBodyError(x: unknown): x is BodyError {
   return typeof x === 'object' && x !== null && 'slug' in x && 'status' in x;
 }

@@ -1,7 +1,7 @@
 import { formatHttpDate, hashBytes } from '@ifmatch/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { StoredValidators } from '../../store/types.js';
-import { checkContentType, isBodyError, JSON_TYPE, parseJsonBody } from '../body.js';
+import { isBodyError, JSON_TYPE, readJsonBody } from '../body.js';
 import { type RouteContext, reevaluateRead, setValidatorHeaders } from '../context.js';
 import { documentPath } from '../ids.js';
 import { returnPreference } from '../prefer.js';
@@ -84,12 +84,10 @@ export async function collectionRoutes(app: FastifyInstance, ctx: RouteContext):
 
   app.post(COLLECTION_URL, { schema: collectionSchemas.create }, async (request, reply) => {
     const collection = collectionOf(request);
-    const type = checkContentType(request.headers['content-type'], [JSON_TYPE]);
-    if (isBodyError(type)) return sendProblem(reply, problem(type.status, type.slug, type.detail));
-    const parsed = parseJsonBody(request.body as Buffer | undefined);
-    if (isBodyError(parsed)) {
-      return sendProblem(reply, problem(parsed.status, parsed.slug, parsed.detail));
-    }
+    const json = readJsonBody(request.headers['content-type'], request.body as Buffer | undefined, [
+      JSON_TYPE,
+    ]);
+    if (isBodyError(json)) return sendProblem(reply, problem(json.status, json.slug, json.detail));
     const body = Buffer.from(request.body as Buffer);
     const created = await store.create(collection, body);
     cache.set(created.etag, body);

@@ -10,7 +10,7 @@ import {
 } from '@ifmatch/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DocKey, StoredDocument, StoredValidators } from '../../store/types.js';
-import { checkContentType, isBodyError, JSON_TYPE, PATCH_TYPES, parseJsonBody } from '../body.js';
+import { isBodyError, JSON_TYPE, PATCH_TYPES, readJsonBody } from '../body.js';
 import {
   appendVary,
   conditionalsOf,
@@ -225,12 +225,10 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
 
   app.put(DOCUMENT_URL, { schema: documentSchemas.put }, async (request, reply) => {
     const key = keyOf(request);
-    const type = checkContentType(request.headers['content-type'], [JSON_TYPE]);
-    if (isBodyError(type)) return sendProblem(reply, problem(type.status, type.slug, type.detail));
-    const parsed = parseJsonBody(request.body as Buffer | undefined);
-    if (isBodyError(parsed)) {
-      return sendProblem(reply, problem(parsed.status, parsed.slug, parsed.detail));
-    }
+    const json = readJsonBody(request.headers['content-type'], request.body as Buffer | undefined, [
+      JSON_TYPE,
+    ]);
+    if (isBodyError(json)) return sendProblem(reply, problem(json.status, json.slug, json.detail));
     const conditional = conditionalsOf(request);
     if (requirePrecondition(request, reply, conditional)) return reply;
     const prefer = returnPreference(request.headers.prefer);
@@ -250,16 +248,17 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
 
   app.patch(DOCUMENT_URL, { schema: documentSchemas.patch }, async (request, reply) => {
     const key = keyOf(request);
-    const type = checkContentType(request.headers['content-type'], PATCH_TYPES);
-    if (isBodyError(type)) {
-      reply.header('accept-patch', ACCEPT_PATCH);
-      return sendProblem(reply, problem(type.status, type.slug, type.detail));
+    const json = readJsonBody(
+      request.headers['content-type'],
+      request.body as Buffer | undefined,
+      PATCH_TYPES,
+    );
+    if (isBodyError(json)) {
+      // 415: say which patch formats are accepted (RFC 5789 3.1).
+      if (json.status === 415) reply.header('accept-patch', ACCEPT_PATCH);
+      return sendProblem(reply, problem(json.status, json.slug, json.detail));
     }
-    const parsed = parseJsonBody(request.body as Buffer | undefined);
-    if (isBodyError(parsed)) {
-      return sendProblem(reply, problem(parsed.status, parsed.slug, parsed.detail));
-    }
-    const patch = preparePatch(type.type, parsed.value);
+    const patch = preparePatch(json.type, json.value);
     if ('status' in patch)
       return sendProblem(reply, problem(patch.status, patch.slug, patch.detail));
     const conditional = conditionalsOf(request);
