@@ -123,6 +123,23 @@ function compress(coding: Exclude<Coding, 'identity'>, body: Buffer): Promise<Bu
 }
 
 /**
+ * An LRU of byte buffers bounded by their total size (undefined when
+ * `maxBytes` is 0: caching off). No entry may exceed 1/`entryShare` of the
+ * budget, so one huge body cannot evict everything else.
+ */
+export function bytesCache(
+  maxBytes: number,
+  entryShare: number,
+): LRUCache<string, Buffer> | undefined {
+  if (maxBytes <= 0) return undefined;
+  return new LRUCache<string, Buffer>({
+    maxSize: maxBytes,
+    maxEntrySize: Math.max(1, Math.floor(maxBytes / entryShare)),
+    sizeCalculation: (body) => Math.max(1, body.length),
+  });
+}
+
+/**
  * Coded bodies by (ETag, coding). An ETag names one sequence of bytes for
  * good, so an entry is never stale. Compression runs off the event loop
  * (zlib's thread pool) and at most once per key at a time.
@@ -134,14 +151,7 @@ export class CodingCache {
   compressions = 0;
 
   constructor(maxBytes: number) {
-    this.#lru =
-      maxBytes > 0
-        ? new LRUCache<string, Buffer>({
-            maxSize: maxBytes,
-            maxEntrySize: Math.max(1, Math.floor(maxBytes / 4)),
-            sizeCalculation: (body) => Math.max(1, body.length),
-          })
-        : undefined;
+    this.#lru = bytesCache(maxBytes, 4);
   }
 
   /** The coded body if it is already cached; never compresses. */

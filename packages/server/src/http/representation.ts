@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import { LRUCache } from 'lru-cache';
-import { CodingCache, codingFor, codingTags, ownBytes } from './compression.js';
+import type { LRUCache } from 'lru-cache';
+import { bytesCache, CodingCache, codingFor, codingTags, ownBytes } from './compression.js';
 
 /**
  * Stored bytes by ETag. An ETag names one sequence of bytes for good (store
@@ -14,15 +14,8 @@ export class BodyCache {
 
   constructor(maxBytes: number) {
     this.codings = new CodingCache(maxBytes);
-    this.#lru =
-      maxBytes > 0
-        ? new LRUCache<string, Buffer>({
-            maxSize: maxBytes,
-            // Bodies bigger than an eighth of the cache would evict too much.
-            maxEntrySize: Math.max(1, Math.floor(maxBytes / 8)),
-            sizeCalculation: (body) => Math.max(1, body.length),
-          })
-        : undefined;
+    // Bodies bigger than an eighth of the cache would evict too much.
+    this.#lru = bytesCache(maxBytes, 8);
   }
 
   get(etag: string): Buffer | undefined {
