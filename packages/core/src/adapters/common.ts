@@ -157,30 +157,6 @@ export function problemBody(problem: Problem): string {
   return JSON.stringify(problem);
 }
 
-type NodeHeaderValue = number | string | readonly string[] | undefined;
-
-/** Node's `res.getHeaders()` shape -> web Headers (one entry per Set-Cookie). */
-export function toWebHeaders(source: Record<string, NodeHeaderValue>): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(source)) {
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) headers.append(name, String(v));
-    else headers.append(name, String(value));
-  }
-  return headers;
-}
-
-/** Web Headers -> Node's header record, keeping Set-Cookie lines apart. */
-export function toNodeHeaders(headers: Headers): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  headers.forEach((value, name) => {
-    if (name !== 'set-cookie') out[name] = value;
-  });
-  const cookies = headers.getSetCookie();
-  if (cookies.length > 0) out['set-cookie'] = cookies;
-  return out;
-}
-
 /** The 304's header fields: what the 200 would have had, filtered by RFC 9110 15.4.5. */
 export function notModifiedFrom(
   current: Headers,

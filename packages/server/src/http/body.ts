@@ -39,7 +39,7 @@ export function mediaType(
 }
 
 /** 415 unless the Content-Type is one of `allowed` (with a UTF-8 or no charset). */
-export function checkContentType(
+function checkContentType(
   value: string | undefined,
   allowed: readonly string[],
 ): BodyError | { type: string } {
@@ -78,7 +78,7 @@ export function nestingDepthExceeds(text: string, max: number = MAX_DEPTH): bool
 }
 
 /** Decodes and parses a JSON body: UTF-8 (strict), depth-limited, valid JSON. */
-export function parseJsonBody(body: Buffer | undefined): { value: unknown } | BodyError {
+function parseJsonBody(body: Buffer | undefined): { value: unknown } | BodyError {
   if (!body || body.length === 0) {
     return {
       status: 400,

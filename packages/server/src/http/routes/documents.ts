@@ -72,10 +72,6 @@ function checkWrite(
 /** The stored tag behind the coding tag that validators() gave the adapter, per request. */
 const baseTags = new WeakMap<FastifyRequest, string>();
 
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return value instanceof Promise;
-}
-
 /** A GET/HEAD's validators as the adapter should compare them: the selected coding's tag. */
 function readValidators(request: FastifyRequest, v: StoredValidators | undefined): Validators {
   request.representationSize = v?.size;
@@ -161,7 +157,7 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
         // The fast lane may have read them already for this request (it then handed it over).
         const pre = takePrefetched(request.raw);
         const found = pre ? pre.v : store.validators(keyOf(request));
-        return isPromise(found)
+        return found instanceof Promise
           ? found.then((v) => readValidators(request, v))
           : readValidators(request, found);
       },
