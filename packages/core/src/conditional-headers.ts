@@ -2,6 +2,8 @@
 // record (req.headersDistinct: one string per field line), keeping line counts
 // where the source has them: a date sent on two lines must be seen as invalid.
 
+import { parseEntityTagList } from './entity-tag-list.js';
+
 type FieldValue = string | readonly string[];
 
 /** Raw field values; an array holds one entry per field line. Absent = undefined. */
@@ -75,7 +77,15 @@ export function conditionalHeaders(source: Headers | HeaderRecord): ConditionalH
   return out;
 }
 
-/** If-Match or If-None-Match present: the request states what it expects (RFC 6585 428 rule). */
+/**
+ * If-Match or If-None-Match present: the request states what it expects (RFC
+ * 6585 428 rule). "Present" is what evaluatePreconditions sees, so the list
+ * parser decides it: a hand-built `ifMatch: []` is absent here as there, and a
+ * write cannot pass strict mode with a field that is then never evaluated.
+ */
 export function hasPrecondition(headers: ConditionalHeaders): boolean {
-  return headers.ifMatch !== undefined || headers.ifNoneMatch !== undefined;
+  return (
+    parseEntityTagList(headers.ifMatch) !== undefined ||
+    parseEntityTagList(headers.ifNoneMatch) !== undefined
+  );
 }

@@ -87,9 +87,14 @@ export function checkIfUnmodifiedSince(date: number, current: Validators): Condi
  * 13.1.2 If-None-Match: "*" is true iff a current representation exists; a list
  * is true iff no member weakly matches the selected representation's tag (only
  * that one: a 304 must validate what the client would receive).
+ *
+ * A malformed list is not evaluated (undefined), like an invalid date: false
+ * would mean "a tag matched", i.e. a 304 for junk. What to do instead depends
+ * on the method, so the caller decides (evaluatePreconditions: ignored on
+ * GET/HEAD, 412 on writes). Test the result with `=== false`.
  */
-export function checkIfNoneMatch(list: EntityTagList, current: Validators): boolean {
-  if (list.type === 'malformed') return false; // callers decide; see evaluatePreconditions
+export function checkIfNoneMatch(list: EntityTagList, current: Validators): Condition {
+  if (list.type === 'malformed') return undefined;
   if (!current.exists) return true;
   if (list.type === 'any') return false;
   const mine = currentTags(current, false);
@@ -164,7 +169,7 @@ export function evaluatePreconditions(
       // A read may ignore it (a 200 is always safe); a write fails closed, so a
       // broken create-only PUT never overwrites.
       if (!read) return { status: 412, precondition: 'If-None-Match', malformed: true };
-    } else if (!checkIfNoneMatch(ifNoneMatch, current)) {
+    } else if (checkIfNoneMatch(ifNoneMatch, current) === false) {
       return read
         ? { status: 304, precondition: 'If-None-Match' }
         : { status: 412, precondition: 'If-None-Match', malformed: false };

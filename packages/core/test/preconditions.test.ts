@@ -1,8 +1,11 @@
 import {
   type ConditionalHeaders,
+  checkIfMatch,
+  checkIfNoneMatch,
   type Evaluation,
   evaluateIfRange,
   evaluatePreconditions,
+  parseEntityTagList,
   type Validators,
 } from '@ifmatch/core';
 import { describe, expect, it } from 'vitest';
@@ -214,5 +217,44 @@ describe('evaluateIfRange', () => {
   ];
   it.each(rows)('%j -> %s', (value, current, expected) => {
     expect(evaluateIfRange(value, current)).toBe(expected);
+  });
+});
+
+describe('the exported checks agree with evaluatePreconditions', () => {
+  const list = (value: string) => {
+    const parsed = parseEntityTagList(value);
+    if (parsed === undefined) throw new Error('absent');
+    return parsed;
+  };
+
+  it('checkIfNoneMatch: a malformed list is not evaluated (never "a tag matched")', () => {
+    // false would mean "matched": a caller answering 304 on false would 304 junk.
+    for (const junk of ['v2', '"v2', '*, "v2"', '', ' , ']) {
+      expect(checkIfNoneMatch(list(junk), CUR)).toBeUndefined();
+      expect(checkIfNoneMatch(list(junk), NONE)).toBeUndefined();
+    }
+    expect(checkIfNoneMatch(list('"v2"'), CUR)).toBe(false);
+    expect(checkIfNoneMatch(list('W/"v2"'), CUR)).toBe(false);
+    expect(checkIfNoneMatch(list('"v1"'), CUR)).toBe(true);
+    expect(checkIfNoneMatch(list('*'), CUR)).toBe(false);
+    expect(checkIfNoneMatch(list('*'), NONE)).toBe(true);
+  });
+
+  it('a GET built from the exported checks answers as evaluatePreconditions does', () => {
+    // The documented way to use a check: === false is the only "304" result.
+    const viaChecks = (value: string) => (checkIfNoneMatch(list(value), CUR) === false ? 304 : 200);
+    const viaEvaluate = (value: string) => {
+      const e = evaluatePreconditions('GET', { ifNoneMatch: value }, CUR);
+      return e.status === 304 ? 304 : 200;
+    };
+    for (const value of ['v2', '"v2', '"v2" junk', '"v1"', '"v2"', 'W/"v2"', '*', '"v1", "v2"']) {
+      expect(viaChecks(value), value).toBe(viaEvaluate(value));
+    }
+    expect(viaChecks('junk')).toBe(200);
+  });
+
+  it('checkIfMatch: a malformed list stays false (fail closed on any method)', () => {
+    expect(checkIfMatch(list('v2'), CUR)).toBe(false);
+    expect(checkIfMatch(list('"v2"'), CUR)).toBe(true);
   });
 });
