@@ -1,8 +1,8 @@
+import { createDocumentApi, IfMatchProvider, RequestStats } from '@ifmatch/react-query';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.js';
-import { createDocumentApi, IfMatchProvider, RequestStats } from './query/index.js';
 import './styles.css';
 
 const stats = new RequestStats();

@@ -1,11 +1,11 @@
-import { useState } from 'react';
-import { parseJson } from '../json-diff.js';
 import {
   AlreadyExistsError,
   DocumentNotFoundError,
   useCreateDocument,
   useDocument,
-} from '../query/index.js';
+} from '@ifmatch/react-query';
+import { useState } from 'react';
+import { parseJson } from '../json-diff.js';
 import { documentHref, documentUrl, validName } from '../route.js';
 import { JsonEditor } from './JsonEditor.js';
 

@@ -1,6 +1,3 @@
-import { useQueryClient } from '@tanstack/react-query';
-import { useEffect, useMemo, useRef, useState } from 'react';
-import { jsonEqual, merge3, parseJson, pretty } from '../json-diff.js';
 import {
   AlreadyExistsError,
   ConflictError,
@@ -14,7 +11,10 @@ import {
   useDocumentApi,
   useLastResponse,
   useSaveDocument,
-} from '../query/index.js';
+} from '@ifmatch/react-query';
+import { useQueryClient } from '@tanstack/react-query';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { jsonEqual, merge3, parseJson, pretty } from '../json-diff.js';
 import { collectionHref, documentUrl } from '../route.js';
 import { ConfirmDialog } from './ConfirmDialog.js';
 import { type ConflictState, ConflictView } from './ConflictView.js';

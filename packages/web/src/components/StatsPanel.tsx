@@ -1,4 +1,4 @@
-import { useRequestStats } from '../query/index.js';
+import { useRequestStats } from '@ifmatch/react-query';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;

@@ -1,13 +1,13 @@
-// The reusable query layer (src/query) in Node against the real server: no
-// browser needed, so these run everywhere.
+// The query layer without React, in Node against the real server (in process,
+// from source): the hooks themselves are tested in Chromium (browser.test.ts).
 import { QueryClient } from '@tanstack/react-query';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// The non-React modules of src/query (the hooks themselves need a DOM).
-import { createDocumentApi } from '../src/query/api.js';
-import { documentQueryOptions } from '../src/query/options.js';
-import { RequestStats } from '../src/query/stats.js';
-import { AlreadyExistsError, ConflictError, DocumentNotFoundError } from '../src/query/types.js';
-import { putJson, type RunningServer, startServer } from './harness.js';
+import { type RunningServer, startServer } from '../../client/test/helpers/server.js';
+import { createDocumentApi } from '../src/api.js';
+import { documentQueryOptions } from '../src/options.js';
+import { RequestStats } from '../src/stats.js';
+import { AlreadyExistsError, ConflictError, DocumentNotFoundError } from '../src/types.js';
+import { putJson } from './helpers/http.js';
 
 describe('query layer over @ifmatch/client', () => {
   let server: RunningServer;
