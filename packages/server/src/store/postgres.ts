@@ -5,8 +5,8 @@
 // run in JS while the lock is held, then one data-modifying statement that also
 // bumps the collection counter, then COMMIT. See docs/SCALING.md for why.
 
-import { hashBytes, versionETag } from '@ifmatch/core';
 import pg from 'pg';
+import { collectionETag, documentETag } from './etag.js';
 import { newId } from './new-id.js';
 import {
   type DocKey,
@@ -184,7 +184,7 @@ function toValidators(
 }
 
 export class PostgresStore implements DocumentStore {
-  readonly kind = 'postgres' as const;
+  readonly kind = 'postgres';
   readonly #pool: pg.Pool;
   readonly #retryAfter: number;
   #schema: Promise<void> | undefined;
@@ -425,10 +425,9 @@ export class PostgresStore implements DocumentStore {
       return { action: 'refuse', current, result: decision.result };
     }
     if (decision.action === 'delete') {
-      // Deleting what is not there changes nothing; the caller decided on an
-      // absent document, so report it unchanged rather than invent a previous state.
+      // Nothing to delete: nothing changes (types.ts, WriteOutcome).
       if (current === undefined) {
-        return { action: 'refuse', current, result: decision.result as R };
+        return { action: 'delete', previous: undefined, result: decision.result };
       }
       await client.query(DELETE_DOC, params);
       return {
@@ -437,7 +436,7 @@ export class PostgresStore implements DocumentStore {
         result: decision.result,
       };
     }
-    const etag = versionETag(BigInt(row.version), hashBytes(decision.body));
+    const etag = documentETag(BigInt(row.version), decision.body);
     const written = await client.query<{ last_modified: string }>(
       current === undefined ? INSERT_DOC : UPDATE_DOC,
       [...params, etag, decision.body],
@@ -464,7 +463,7 @@ export class PostgresStore implements DocumentStore {
           const { rows } = await client.query<{ version: string }>(
             `SELECT nextval('ifmatch_version_seq') AS version`,
           );
-          etag = versionETag(BigInt(rows[0]!.version), hashBytes(body));
+          etag = documentETag(BigInt(rows[0]!.version), body);
           const written = await client.query<{ last_modified: string }>(INSERT_DOC, [
             collection,
             id,
@@ -522,7 +521,7 @@ export class PostgresStore implements DocumentStore {
       const row = rows[0];
       if (row === undefined) return undefined;
       // The counter only grows (the row is never deleted), so the tag is never reused.
-      return toValidators(versionETag(`c${row.version}`), row.last_modified);
+      return toValidators(collectionETag(BigInt(row.version)), row.last_modified);
     });
   }
 

@@ -1,8 +1,8 @@
 import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { hashBytes, versionETag } from '@ifmatch/core';
 import Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
+import { collectionETag, documentETag } from './etag.js';
 import { newId } from './new-id.js';
 import type {
   DocKey,
@@ -189,11 +189,11 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   // Every write takes the next value of one global sequence, shared by all
   // processes on this file: a tag is never reused for a URL, even after delete
   // and re-create, and the per-collection counter never goes back.
-  function stamp(collection: string, body: Buffer): { seq: number; etag: string; now: number } {
+  function stamp(collection: string): { seq: number; now: number } {
     const seq = nextSeq.get()!.value;
     const now = Date.now();
     bumpCollection.run(collection, seq, now);
-    return { seq, etag: versionETag(seq, hashBytes(body)), now };
+    return { seq, now };
   }
 
   function toDoc(row: DocRow): StoredDocument {
@@ -213,7 +213,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       case 'refuse':
         return { action: 'refuse', current, result: decision.result };
       case 'put': {
-        const { seq, etag, now } = stamp(key.collection, decision.body);
+        const { seq, now } = stamp(key.collection);
+        const etag = documentETag(seq, decision.body);
         upsertDoc.run(key.collection, key.id, seq, etag, now, decision.body.length, decision.body);
         return {
           action: 'put',
@@ -223,12 +224,13 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
         };
       }
       case 'delete': {
-        if (!current) throw new Error('WriteDecider chose delete for an absent document');
-        stamp(key.collection, Buffer.alloc(0));
+        // Nothing to delete: nothing changes (types.ts, WriteOutcome).
+        if (!current) return { action: 'delete', previous: undefined, result: decision.result };
+        stamp(key.collection);
         deleteDoc.run(key.collection, key.id);
         return {
           action: 'delete',
-          previous: { etag: current.etag, lastModified: current.lastModified },
+          previous: { etag: current.etag, lastModified: current.lastModified, size: current.size },
           result: decision.result,
         };
       }
@@ -236,16 +238,15 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   });
 
   const createTxn = db.transaction((collection: string, id: string, body: Buffer) => {
-    const { seq, etag, now } = stamp(collection, body);
+    const { seq, now } = stamp(collection);
+    const etag = documentETag(seq, body);
     insertDoc.run(collection, id, seq, etag, now, body.length, body);
     return { id, etag, lastModified: now, size: body.length };
   });
 
   function collectionValidators(collection: string): StoredValidators | undefined {
     const row = selectCollection.get(collection);
-    return row
-      ? { etag: versionETag(`c${row.seq}`), lastModified: row.last_modified_ms }
-      : undefined;
+    return row ? { etag: collectionETag(row.seq), lastModified: row.last_modified_ms } : undefined;
   }
 
   // One read transaction: the page and the collection's validators are one snapshot.

@@ -1,6 +1,15 @@
-// The storage interface. Every backend (SQLite, PostgreSQL) implements it, and
-// every guarantee of CONTRACT.md that concerns state lives behind it: the
-// precondition check and the write are one atomic step inside the store.
+// The storage interface. Every backend (SQLite, PostgreSQL, or a third one)
+// implements it, and every guarantee of CONTRACT.md that concerns state lives
+// behind it: the precondition check and the write are one atomic step inside
+// the store. test/store/conformance.ts is what an implementation must pass.
+//
+// What every store keeps (the HTTP layer relies on it):
+// - ETags in the one format of etag.ts (documentETag, collectionETag), from one
+//   write sequence per store: a tag is never reused for a URL, even after a
+//   delete and re-create, and a collection's counter never goes back.
+// - Every committed write (put, create, delete) of a member moves its
+//   collection's counter and last-modified; a refusal or a no-op moves nothing.
+// - Bodies are returned byte for byte as written.
 
 export interface DocKey {
   collection: string;
@@ -37,9 +46,17 @@ export type WriteDecision<R> =
 
 export type WriteDecider<R> = (current: StoredDocument | undefined) => WriteDecision<R>;
 
+/**
+ * What `write` did. `delete` of an absent document (decide saw `undefined` and
+ * chose delete) is a no-op that succeeds: `previous` is undefined, nothing is
+ * written and the collection's counter does not move.
+ * "Make it absent" already holds, so this is neither an error nor a refusal
+ * (which would need a `result` the decision may not have); a caller that must
+ * answer 404 refuses in decide, as the routes do.
+ */
 export type WriteOutcome<R> =
   | { action: 'put'; created: boolean; doc: StoredValidators; result?: R }
-  | { action: 'delete'; previous: StoredValidators; result?: R }
+  | { action: 'delete'; previous: StoredValidators | undefined; result?: R }
   | { action: 'refuse'; current: StoredDocument | undefined; result: R };
 
 export interface ListItem {
@@ -61,7 +78,11 @@ export interface ListPage {
 }
 
 export interface DocumentStore {
-  readonly kind: 'sqlite' | 'postgres';
+  /**
+   * A short name of the backend for /healthz and messages ("sqlite",
+   * "postgres", or a third store's own); nothing branches on it.
+   */
+  readonly kind: string;
   /**
    * Validators only (the 304 path): must not read the body column. An
    * in-process store may answer synchronously, so a 304 costs no promise.
@@ -73,12 +94,17 @@ export interface DocumentStore {
    * Compare-and-set: reads the current state under a lock, calls `decide`,
    * applies its decision, all in one transaction. `decide` must be pure: a
    * store may call it again when it retries a transaction that lost a race
-   * (for example two creates of the same absent id).
+   * (for example two creates of the same absent id); only the last call's
+   * decision is applied and returned. `put` on an absent document creates it
+   * (`created: true`). See WriteOutcome for `delete` of an absent document.
    */
   write<R>(key: DocKey, decide: WriteDecider<R>): Promise<WriteOutcome<R>>;
   /** Create-only with a server-chosen unique id. */
   create(collection: string, body: Buffer): Promise<{ id: string } & StoredValidators>;
-  /** A page of members in id order. */
+  /**
+   * A page of members in id order (byte order of the UTF-8 ids), at most
+   * `limit` (at least 1), starting after the id `after` (which need not exist).
+   */
   list(collection: string, options: { after?: string; limit: number }): Promise<ListPage>;
   /**
    * The listing's validators from a per-collection change counter, without
