@@ -7,8 +7,16 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 // The built web app (packages/web/dist), read into memory once at start. Each
 // file gets a strong ETag from its bytes; hashed assets are immutable.
 
-/** packages/web/dist, from src/http or dist/http alike. */
-export const DEFAULT_WEB_DIST = fileURLToPath(new URL('../../../web/dist', import.meta.url));
+/**
+ * The web app shipped in an installed package (web/, copied at pack time by
+ * scripts/bundle-web.mjs), else packages/web/dist in the workspace; from
+ * src/http or dist/http alike.
+ */
+const WORKSPACE_WEB_DIST = fileURLToPath(new URL('../../../web/dist', import.meta.url));
+export const DEFAULT_WEB_DIST =
+  [fileURLToPath(new URL('../../web', import.meta.url)), WORKSPACE_WEB_DIST].find((dir) =>
+    existsSync(join(dir, 'index.html')),
+  ) ?? WORKSPACE_WEB_DIST;
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
