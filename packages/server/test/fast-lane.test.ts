@@ -198,7 +198,9 @@ describe('read fast lane', () => {
       get(lane.port, '/api/lane', 'GET', {}),
     ]);
     expect(answers.map((a) => a.status)).toEqual([404, 412, 206, 200, 404, 400, 200]);
-    expect(lane.viaFastify()).toBe(before + answers.length);
+    // %73mall reaches the lane as /small (the front door made it canonical) and
+    // `..` is refused by the front door: neither goes through Fastify.
+    expect(lane.viaFastify()).toBe(before + answers.length - 2);
   });
 
   it('serves a write by another connection at once (the validators cache follows commits)', async () => {

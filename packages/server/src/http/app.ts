@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ifmatch } from '@ifmatch/core/fastify';
 import Fastify, {
   type FastifyError,
@@ -15,15 +15,15 @@ import type { RouteContext } from './context.js';
 import { installCors } from './cors.js';
 import { type FastLane, fastLane } from './fast-lane.js';
 import { healthRoutes } from './health.js';
-import { isValidSegment } from './ids.js';
 import { Metrics } from './metrics.js';
 import { openApiRoute, registerOpenApi } from './openapi.js';
-import { problem, sendProblem } from './problem.js';
+import { problem, sendProblem, writeProblem } from './problem.js';
 import { BodyCache } from './representation.js';
 import { genReqId } from './request-id.js';
 import { COLLECTION_METHODS, collectionRoutes } from './routes/collections.js';
 import { ACCEPT_PATCH, DOCUMENT_METHODS, documentRoutes } from './routes/documents.js';
 import { DEFAULT_WEB_DIST, staticRoutes } from './static.js';
+import { canonicalTarget, isValidSegment, pathOf, SEGMENT_RULE } from './urls.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -66,7 +66,7 @@ export const TIMEOUTS = {
 
 /** The resources the server knows, for 405 + Allow and 400 on bad ids. */
 function classifyPath(url: string): { allow: string; segments: string[] } | undefined {
-  const path = url.split('?')[0] ?? '';
+  const path = pathOf(url);
   let m = /^\/api\/([^/]+)\/([^/]+)$/.exec(path);
   if (m) return { allow: [...DOCUMENT_METHODS, 'OPTIONS'].join(', '), segments: [m[1]!, m[2]!] };
   m = /^\/api\/([^/]+)$/.exec(path);
@@ -85,6 +85,38 @@ function safeDecode(segment: string): string | undefined {
   }
 }
 
+/** Requests whose 100 Continue was withheld (body over the limit): their body never comes. */
+const withheld = new WeakSet<IncomingMessage>();
+
+/**
+ * The front door, before the fast lane and Fastify see a request: the target
+ * becomes its one canonical spelling (urls.ts), so every later layer (fast
+ * lane, router, authorization, static files) reads the same string; a target
+ * without one, and a request Node itself would refuse with a bare 400, get a
+ * problem. true = answered.
+ */
+function frontDoor(req: IncomingMessage, res: ServerResponse): boolean {
+  const target = canonicalTarget(req.url ?? '');
+  if ('error' in target) {
+    writeProblem(res, problem(400, 'bad-request-target', target.error), {
+      'x-request-id': genReqId(req),
+    });
+    return true;
+  }
+  req.url = target.url;
+  // HTTP/1.1 requires Host (RFC 9112 3.2); Node's own check (off, see
+  // createServer) would answer a bare 400.
+  if (req.httpVersion === '1.1' && !req.headers.host) {
+    writeProblem(
+      res,
+      problem(400, 'missing-host', 'An HTTP/1.1 request needs a non-empty Host header field'),
+      { 'x-request-id': genReqId(req) },
+    );
+    return true;
+  }
+  return false;
+}
+
 /**
  * Answers 413 only after the rest of the body has been read and discarded:
  * a reply written while the client is still sending makes Node reset the
@@ -92,7 +124,7 @@ function safeDecode(segment: string): string | undefined {
  */
 async function drainRequest(request: FastifyRequest, maxBytes: number): Promise<void> {
   const raw = request.raw;
-  if (raw.complete || raw.destroyed) return;
+  if (raw.complete || raw.destroyed || withheld.has(raw)) return;
   await new Promise<void>((resolve) => {
     let seen = 0;
     const done = () => {
@@ -147,7 +179,7 @@ function errorToProblem(error: FastifyError): { status: number; slug: string; de
         status: 400,
         slug: ids ? 'invalid-id' : 'invalid-request',
         detail: ids
-          ? `${error.message}: collection and id are 1-128 characters of [A-Za-z0-9._~-], not "." or ".."`
+          ? `${error.message}: ${SEGMENT_RULE.replace('Collection', 'collection')}`
           : error.message,
       };
     }
@@ -181,8 +213,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     serverFactory: (handler) => {
       const server = createServer(
         // Node checks headersTimeout/requestTimeout only this often (default 30 s).
-        { connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeout) },
+        {
+          connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeout),
+          // The front door answers a missing Host with a problem instead.
+          requireHostHeader: false,
+        },
         (req, res) => {
+          if (frontDoor(req, res)) return;
           let answered: boolean | Promise<boolean> = false;
           try {
             if (lane !== undefined) answered = lane(req, res);
@@ -217,27 +254,38 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       sendProblem(reply, problem(p.status, p.slug, p.detail));
     },
   });
-  // `Expect: 100-continue` with a declared body over the limit: answer 413
-  // before the client sends it (RFC 9110 10.1.1) instead of 100 Continue and
-  // then reading bytes only to discard them. Everything else proceeds as usual.
+  // `Expect: 100-continue` (RFC 9110 10.1.1): a declared body over the limit
+  // gets no 100 Continue; the request goes through Fastify as usual, so
+  // authorization (onRequest) answers first and the 413 after it, without
+  // waiting for a body the client will not send. The connection then closes.
   app.server.on('checkContinue', (req, res) => {
-    const length = Number(req.headers['content-length']);
-    if (!(length > bodyLimit)) {
-      res.writeContinue();
-      app.server.emit('request', req, res);
-      return;
-    }
-    const body = JSON.stringify(
-      problem(413, 'body-too-large', `Request body is larger than ${bodyLimit} bytes`),
+    if (frontDoor(req, res)) return;
+    if (Number(req.headers['content-length']) > bodyLimit) withheld.add(req);
+    else res.writeContinue();
+    app.server.emit('request', req, res);
+  });
+  // Any other expectation: 417 (Node's own answer has no body).
+  app.server.on('checkExpectation', (req, res) => {
+    writeProblem(
+      res,
+      problem(417, 'expectation-failed', 'The only expectation this server meets is 100-continue'),
+      { 'x-request-id': genReqId(req), connection: 'close' },
     );
-    res.writeHead(413, {
-      'content-type': 'application/problem+json',
-      'content-length': Buffer.byteLength(body),
-      'cache-control': 'no-store',
-      'x-request-id': genReqId(req),
-      connection: 'close',
-    });
-    res.end(body);
+  });
+  // CONNECT (Node would close the socket without a word): not a proxy.
+  app.server.on('connect', (req: IncomingMessage, socket: import('node:net').Socket) => {
+    const body = JSON.stringify(
+      problem(405, 'method-not-allowed', 'CONNECT is not supported: this server is not a proxy'),
+    );
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\n' +
+        'Content-Type: application/problem+json\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Cache-Control: no-store\r\n' +
+        `X-Request-Id: ${genReqId(req)}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
   });
 
   const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
@@ -271,8 +319,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) reply.header('connection', 'close');
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (closing || withheld.has(request.raw)) reply.header('connection', 'close');
     done(null, payload);
   });
 
@@ -304,14 +352,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (known) {
       const decoded = known.segments.map(safeDecode);
       if (decoded.some((s) => !isValidSegment(s))) {
-        return sendProblem(
-          reply,
-          problem(
-            400,
-            'invalid-id',
-            'Collection and id are 1-128 characters of [A-Za-z0-9._~-], not "." or ".."',
-          ),
-        );
+        return sendProblem(reply, problem(400, 'invalid-id', SEGMENT_RULE));
       }
       reply.header('allow', known.allow);
       if (request.method === 'OPTIONS') return reply.code(204).send();
@@ -324,7 +365,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         ),
       );
     }
-    return sendProblem(reply, problem(404, 'not-found', `Nothing at ${request.url.split('?')[0]}`));
+    return sendProblem(reply, problem(404, 'not-found', `Nothing at ${pathOf(request.url)}`));
   });
 
   // GET/HEAD preconditions: the core adapter, validator-first (routes with
@@ -335,7 +376,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await healthRoutes(app, options.store);
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics', tags: ['operations'] } },
+    {
+      schema: { summary: 'Prometheus metrics', tags: ['operations'] },
+      config: { access: 'token' },
+    },
     async (_request, reply) => {
       const text = await metrics.registry.metrics();
       return reply

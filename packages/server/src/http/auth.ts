@@ -10,9 +10,14 @@
 // collection from a token that may read everything else).
 //
 // Decisions (docs/RELIABILITY.md):
-// - Authorization runs in onRequest: before the body is parsed and before any
-//   route looks at a precondition, so no 401/403/404 from here carries an ETag.
-// - No or an unknown token on /api/*: 401 + `WWW-Authenticate: Bearer`.
+// - Authorization is decided from the route the router matched and its decoded
+//   parameters (`config.access` on each route), never from the URL text; the
+//   front door (app.ts) has already reduced the target to its one canonical
+//   spelling (urls.ts).
+// - It runs in onRequest: before the body is parsed and before any route looks
+//   at a precondition, so no 401/403/404 from here carries an ETag.
+// - No or an unknown token on a document, collection or /metrics route: 401 +
+//   `WWW-Authenticate: Bearer`.
 // - A token without read scope on a collection gets 404 for everything in it,
 //   whatever preconditions it sends: it learns nothing about its documents.
 // - A token that may read but not write gets 403 for writes.
@@ -29,6 +34,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { problem, sendProblem } from './problem.js';
+import { isValidSegment } from './urls.js';
 
 export type Scope = 'read' | 'write';
 
@@ -51,7 +57,6 @@ export class AuthConfigError extends Error {
 const MIN_TOKEN_LENGTH = 16;
 // RFC 6750 b64token: the characters a bearer token may hold.
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
-const COLLECTION = /^[A-Za-z0-9._~-]{1,128}$/;
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
@@ -102,7 +107,7 @@ export function parseAuthConfig(json: unknown): AuthConfig {
     }
     const map = new Map<string, Set<Scope>>();
     for (const [collection, list] of Object.entries(scopes)) {
-      if (collection !== '*' && (!COLLECTION.test(collection) || /^\.\.?$/.test(collection))) {
+      if (collection !== '*' && !isValidSegment(collection)) {
         throw new AuthConfigError(`${where} (${name}): "${collection}" is not a collection name`);
       }
       if (!Array.isArray(list) || !list.every((s) => s === 'read' || s === 'write')) {
@@ -162,29 +167,87 @@ export function bearerToken(header: string | string[] | undefined): string | und
   return token !== undefined && B64TOKEN.test(token) ? token : undefined;
 }
 
-// problem.ts has no titles for these two: give them here.
-const UNAUTHORIZED = { title: 'Unauthorized' };
-
 const WRITE_METHODS = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 
+/**
+ * What a route needs, declared in its `config.access`: `public` (the web app,
+ * /healthz, /openapi.json), `token` (any valid token: /metrics), `collection`
+ * (a token with the scope on the route's decoded `collection` parameter). A
+ * matched route that declares nothing needs a token: new routes fail closed.
+ */
+export type Access = 'public' | 'token' | 'collection';
+
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
   interface FastifyRequest {
     /** The authenticated token's name when --auth is on. */
     authName?: string;
   }
 }
 
-/** The collection the request addresses, as the router decoded it (undefined: none). */
-function collectionOf(request: FastifyRequest, path: string): string | undefined {
-  const params = request.params as Record<string, unknown> | undefined;
-  if (params && typeof params.collection === 'string') return params.collection;
-  const segment = path.split('/')[2];
-  if (segment === undefined || segment === '') return undefined;
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return undefined;
+export type AuthDecision =
+  | { ok: true; token: AuthToken | undefined }
+  | { ok: false; status: 401 | 403 | 404; slug: string; detail: string; challenge?: string };
+
+/**
+ * The access decision for a request that reached a route, from what the router
+ * matched (never from the raw URL text): the route's access and its decoded
+ * `collection` parameter. Pure, so the early answers (100-continue) share it.
+ */
+export function authorize(
+  config: AuthConfig,
+  access: Access,
+  collection: unknown,
+  method: string,
+  authorization: string | string[] | undefined,
+  realm = 'ifmatch',
+): AuthDecision {
+  if (access === 'public') return { ok: true, token: undefined };
+  const challenge = `Bearer realm="${realm}"`;
+  const presented = bearerToken(authorization);
+  if (presented === undefined) {
+    return {
+      ok: false,
+      status: 401,
+      slug: 'unauthorized',
+      detail: 'Send Authorization: Bearer <token>.',
+      challenge,
+    };
   }
+  const token = findToken(config, presented);
+  if (token === undefined) {
+    return {
+      ok: false,
+      status: 401,
+      slug: 'unauthorized',
+      detail: 'The bearer token is not valid.',
+      challenge: `${challenge}, error="invalid_token"`,
+    };
+  }
+  if (access === 'token') return { ok: true, token };
+  // A collection route without a usable name refuses like an unreadable one.
+  const scopes = typeof collection === 'string' ? scopesFor(token, collection) : new Set<Scope>();
+  if (!scopes.has('read')) {
+    // The same answer whether or not the document exists: nothing leaks.
+    return { ok: false, status: 404, slug: 'not-found', detail: 'No such resource' };
+  }
+  if (WRITE_METHODS.has(method) && !scopes.has('write')) {
+    return {
+      ok: false,
+      status: 403,
+      slug: 'forbidden',
+      detail: `The token "${token.name}" may read "${collection}" but not write to it.`,
+      challenge: `${challenge}, error="insufficient_scope"`,
+    };
+  }
+  return { ok: true, token };
+}
+
+/** The refusal as a problem+json body (the caller sends it). */
+export function refusalProblem(decision: Extract<AuthDecision, { ok: false }>) {
+  return problem(decision.status, decision.slug, decision.detail);
 }
 
 export interface AuthPluginOptions {
@@ -192,63 +255,58 @@ export interface AuthPluginOptions {
   realm?: string;
 }
 
+/** The access a request's matched route declares; undefined = it reached no route. */
+export function accessOf(request: FastifyRequest): Access | undefined {
+  if (request.is404) return undefined;
+  return request.routeOptions.config.access ?? 'token';
+}
+
 /**
  * Registers access control on the whole app (not encapsulated). Register it
  * before the routes so its onRequest hook runs first.
  */
 export async function authPlugin(app: FastifyInstance, options: AuthPluginOptions): Promise<void> {
-  const { config } = options;
-  const realm = options.realm ?? 'ifmatch';
-  const challenge = `Bearer realm="${realm}"`;
+  const { config, realm } = options;
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.method === 'OPTIONS') return;
-    const path = request.url.split('?', 1)[0] ?? '';
-    const isApi = path === '/api' || path.startsWith('/api/');
-    if (!isApi && path !== '/metrics') return;
-
-    const presented = bearerToken(request.headers.authorization);
-    if (presented === undefined) {
-      reply.header('WWW-Authenticate', challenge);
-      return sendProblem(
-        reply,
-        problem(401, 'unauthorized', 'Send Authorization: Bearer <token>.', UNAUTHORIZED),
-      );
+  app.addHook('onRequest', (request, reply, done) => {
+    // OPTIONS (CORS preflights, sent without credentials) and requests that
+    // reach no route (404/405 from the not-found handler) hold no documents.
+    const access = request.method === 'OPTIONS' ? undefined : accessOf(request);
+    const params = request.params as Record<string, unknown> | undefined;
+    const decision =
+      access === undefined
+        ? undefined
+        : authorize(
+            config,
+            access,
+            params?.collection,
+            request.method,
+            request.headers.authorization,
+            realm,
+          );
+    // What was decided and from what (the access test reads these lines).
+    request.log.debug(
+      {
+        route: request.is404 ? null : request.routeOptions.url,
+        access: access ?? null,
+        collection: access === 'collection' ? params?.collection : undefined,
+        allowed: decision?.ok ?? true,
+      },
+      'access',
+    );
+    if (decision === undefined) return done();
+    if (!decision.ok) {
+      if (decision.challenge) reply.header('WWW-Authenticate', decision.challenge);
+      sendProblem(reply, refusalProblem(decision));
+      return;
     }
-    const token = findToken(config, presented);
-    if (token === undefined) {
-      reply.header('WWW-Authenticate', `${challenge}, error="invalid_token"`);
-      return sendProblem(
-        reply,
-        problem(401, 'unauthorized', 'The bearer token is not valid.', UNAUTHORIZED),
-      );
+    if (decision.token) {
+      request.authName = decision.token.name;
+      // The name (never the token) on this request's later log lines.
+      request.log = request.log.child({ user: decision.token.name });
+      reply.log = request.log;
     }
-    request.authName = token.name;
-    // The name (never the token) on this request's later log lines.
-    request.log = request.log.child({ user: token.name });
-    reply.log = request.log;
-    if (!isApi) return;
-
-    const collection = collectionOf(request, path);
-    // No collection (e.g. /api/) or an invalid name: the routes answer 404/400.
-    if (collection === undefined) return;
-    const scopes = scopesFor(token, collection);
-    if (!scopes.has('read')) {
-      // The same answer whether or not the document exists: nothing leaks.
-      return sendProblem(reply, problem(404, 'not-found', `No such resource: ${path}`));
-    }
-    if (WRITE_METHODS.has(request.method) && !scopes.has('write')) {
-      reply.header('WWW-Authenticate', `${challenge}, error="insufficient_scope"`);
-      return sendProblem(
-        reply,
-        problem(
-          403,
-          'forbidden',
-          `The token "${token.name}" may read "${collection}" but not write to it.`,
-          { title: 'Forbidden' },
-        ),
-      );
-    }
+    done();
   });
 
   // Every response, errors and 304s included: private to the credentials.

@@ -24,6 +24,7 @@ import { codingFor, codingTags } from './compression.js';
 import type { Metrics } from './metrics.js';
 import type { BodyCache } from './representation.js';
 import { genReqId } from './request-id.js';
+import { DOCUMENT_URL, matchDocumentPath, pathOf } from './urls.js';
 
 /** true = answered; false = not handled, the caller hands the request to Fastify. */
 export type FastLane = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -37,10 +38,7 @@ export interface FastLaneOptions {
   open: () => boolean;
 }
 
-// Exactly the URLs the route would match with valid, unencoded segments; anything
-// with a percent-escape or an odd shape goes to the route (and its 400/404/405).
-const DOCUMENT_PATH = /^\/api\/([A-Za-z0-9._~-]{1,128})\/([A-Za-z0-9._~-]{1,128})$/;
-const ROUTE = '/api/:collection/:id';
+const ROUTE = DOCUMENT_URL;
 
 /**
  * The validators the lane read for a request it then handed to the route, so
@@ -165,17 +163,13 @@ export function fastLane(options: FastLaneOptions): FastLane {
   return function lane(req, res) {
     const method = req.method;
     if ((method !== 'GET' && method !== 'HEAD') || !open()) return false;
-    const url = req.url ?? '';
-    const query = url.indexOf('?');
-    const match = DOCUMENT_PATH.exec(query === -1 ? url : url.slice(0, query));
-    if (match === null) return false;
-    const collection = match[1]!;
-    const id = match[2]!;
-    if (collection === '.' || collection === '..' || id === '.' || id === '..') return false;
+    // The front door made the URL canonical; other shapes are the route's (400/404/405).
+    const key = matchDocumentPath(pathOf(req.url ?? ''));
+    if (key === undefined) return false;
     const start = performance.now();
     let found: ReturnType<DocumentStore['validators']>;
     try {
-      found = store.validators({ collection, id });
+      found = store.validators(key);
     } catch {
       return false; // the route answers store errors (503 and friends)
     }

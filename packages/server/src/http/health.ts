@@ -7,7 +7,10 @@ export async function healthRoutes(app: FastifyInstance, store: DocumentStore): 
   const started = Date.now();
   app.get(
     '/healthz',
-    { schema: { summary: 'Liveness and storage readiness', tags: ['operations'] } },
+    {
+      schema: { summary: 'Liveness and storage readiness', tags: ['operations'] },
+      config: { access: 'public' },
+    },
     async (_request, reply) => {
       reply.header('cache-control', 'no-store');
       const ready = await store.ready().catch(() => false);

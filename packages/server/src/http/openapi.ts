@@ -118,7 +118,10 @@ export function openApiRoute(app: FastifyInstance): void {
   let cached: string | undefined;
   app.get(
     '/openapi.json',
-    { schema: { summary: 'This OpenAPI 3.1 description', tags: ['operations'] } },
+    {
+      schema: { summary: 'This OpenAPI 3.1 description', tags: ['operations'] },
+      config: { access: 'public' },
+    },
     async (_request, reply) => {
       cached ??= JSON.stringify(app.swagger());
       return reply

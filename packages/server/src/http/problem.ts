@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 
 // RFC 9457 problem details. Every 4xx/5xx of the server goes through here so
@@ -16,6 +17,8 @@ export interface ProblemBody {
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   406: 'Not Acceptable',
@@ -27,6 +30,7 @@ const TITLES: Record<number, string> = {
   414: 'URI Too Long',
   415: 'Unsupported Media Type',
   416: 'Range Not Satisfiable',
+  417: 'Expectation Failed',
   422: 'Unprocessable Content',
   428: 'Precondition Required',
   431: 'Request Header Fields Too Large',
@@ -62,4 +66,25 @@ export function sendProblem(
     .header('content-type', 'application/problem+json')
     .header('cache-control', 'no-store')
     .send(text);
+}
+
+/**
+ * Sends a problem straight on Node's response, for answers given before
+ * Fastify sees the request (the front door, Expect). Add `connection: close`
+ * when the request's body will never come; otherwise Node reads and discards
+ * it, so a client still sending is not reset before it sees the answer.
+ */
+export function writeProblem(
+  res: ServerResponse,
+  body: ProblemBody,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(body.status, {
+    ...headers,
+    'content-type': 'application/problem+json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
 }

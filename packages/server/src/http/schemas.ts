@@ -4,8 +4,7 @@
 // them as raw bytes (to store them verbatim), so their description is added
 // to the OpenAPI document by openapi.ts instead.
 
-// 1-128 of [A-Za-z0-9._~-], not "." or ".." (CONTRACT).
-export const SEGMENT_PATTERN = '^(?!\\.\\.?$)[A-Za-z0-9._~-]{1,128}$';
+import { SEGMENT_PATTERN } from './urls.js';
 
 const segment = (description: string) =>
   ({ type: 'string', pattern: SEGMENT_PATTERN, description }) as const;

@@ -94,7 +94,10 @@ export async function staticRoutes(app: FastifyInstance, root: string): Promise<
     method: 'GET',
     url: '/*',
     schema: { hide: true },
+    // The web app is public; lookup() takes the canonical path (urls.ts), so no
+    // spelling reaches outside the files loaded from the build folder.
     config: {
+      access: 'public',
       // Validator-first through the core adapter: a 304 sends no bytes.
       validators: (request: FastifyRequest) => {
         const file = lookup(request);

@@ -47,13 +47,15 @@ beforeAll(async () => {
   await app.register(authPlugin, { config: parseAuthConfig(tokensFile) });
   // A route that would answer 412/304 from its own precondition logic: the
   // plugin must decide before it ever runs.
-  app.all('/api/:collection/:id', async (request, reply) => {
+  // Each route declares what it needs (config.access); /metrics declares
+  // nothing, so it needs a valid token (new routes fail closed).
+  app.all('/api/:collection/:id', { config: { access: 'collection' } }, async (request, reply) => {
     reply.header('ETag', '"secret-etag"');
     if (request.headers['if-match'] === '"nope"') return reply.code(412).send({ precondition: 1 });
     return { collection: (request.params as { collection: string }).collection };
   });
-  app.get('/api/:collection', async () => ({ items: [] }));
-  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/api/:collection', { config: { access: 'collection' } }, async () => ({ items: [] }));
+  app.get('/healthz', { config: { access: 'public' } }, async () => ({ ok: true }));
   app.get('/metrics', async () => 'metrics 1\n');
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

@@ -3,12 +3,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { StoredValidators } from '../../store/types.js';
 import { isBodyError, JSON_TYPE, readJsonBody } from '../body.js';
 import { type RouteContext, reevaluateRead, setValidatorHeaders } from '../context.js';
-import { documentPath } from '../ids.js';
 import { returnPreference } from '../prefer.js';
 import { problem, sendProblem } from '../problem.js';
 import { collectionSchemas } from '../schemas.js';
+import { COLLECTION_URL, documentPath } from '../urls.js';
 
-export const COLLECTION_URL = '/api/:collection';
 export const COLLECTION_METHODS = ['GET', 'HEAD', 'POST'] as const;
 
 interface ListQuery {
@@ -41,6 +40,7 @@ export async function collectionRoutes(app: FastifyInstance, ctx: RouteContext):
     url: COLLECTION_URL,
     schema: collectionSchemas.list,
     config: {
+      access: 'collection',
       // The 304 path: the change counter only, never the members.
       validators: async (request: FastifyRequest) => {
         const v = listingValidators(
@@ -82,25 +82,32 @@ export async function collectionRoutes(app: FastifyInstance, ctx: RouteContext):
     },
   });
 
-  app.post(COLLECTION_URL, { schema: collectionSchemas.create }, async (request, reply) => {
-    const collection = collectionOf(request);
-    const json = readJsonBody(request.headers['content-type'], request.body as Buffer | undefined, [
-      JSON_TYPE,
-    ]);
-    if (isBodyError(json)) return sendProblem(reply, problem(json.status, json.slug, json.detail));
-    const body = Buffer.from(request.body as Buffer);
-    const created = await store.create(collection, body);
-    cache.set(created.etag, body);
-    const path = documentPath(collection, created.id);
-    setValidatorHeaders(reply, created).header('location', path);
-    const prefer = returnPreference(request.headers.prefer);
-    if (prefer === 'minimal') {
-      return reply.header('preference-applied', 'return=minimal').code(204).send();
-    }
-    return reply
-      .header('content-location', path)
-      .header('content-type', 'application/json')
-      .code(201)
-      .send(body);
-  });
+  app.post(
+    COLLECTION_URL,
+    { schema: collectionSchemas.create, config: { access: 'collection' } },
+    async (request, reply) => {
+      const collection = collectionOf(request);
+      const json = readJsonBody(
+        request.headers['content-type'],
+        request.body as Buffer | undefined,
+        [JSON_TYPE],
+      );
+      if (isBodyError(json))
+        return sendProblem(reply, problem(json.status, json.slug, json.detail));
+      const body = Buffer.from(request.body as Buffer);
+      const created = await store.create(collection, body);
+      cache.set(created.etag, body);
+      const path = documentPath(collection, created.id);
+      setValidatorHeaders(reply, created).header('location', path);
+      const prefer = returnPreference(request.headers.prefer);
+      if (prefer === 'minimal') {
+        return reply.header('preference-applied', 'return=minimal').code(204).send();
+      }
+      return reply
+        .header('content-location', path)
+        .header('content-type', 'application/json')
+        .code(201)
+        .send(body);
+    },
+  );
 }

@@ -21,7 +21,6 @@ import {
   toValidators,
 } from '../context.js';
 import { takePrefetched } from '../fast-lane.js';
-import { documentPath } from '../ids.js';
 import { applyPreparedPatch, type PatchFailure, preparePatch } from '../patch.js';
 import { type ReturnPreference, returnPreference } from '../prefer.js';
 import { problem, sendProblem } from '../problem.js';
@@ -32,8 +31,8 @@ import {
   selectRepresentation,
 } from '../representation.js';
 import { documentSchemas } from '../schemas.js';
+import { DOCUMENT_URL, documentPath } from '../urls.js';
 
-export const DOCUMENT_URL = '/api/:collection/:id';
 export const DOCUMENT_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE'] as const;
 export const ACCEPT_PATCH = PATCH_TYPES.join(', ');
 
@@ -153,6 +152,7 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
     url: DOCUMENT_URL,
     schema: documentSchemas.get,
     config: {
+      access: 'collection',
       validators: (request: FastifyRequest) => {
         // The fast lane may have read them already for this request (it then handed it over).
         const pre = takePrefetched(request.raw);
@@ -219,81 +219,99 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
     },
   });
 
-  app.put(DOCUMENT_URL, { schema: documentSchemas.put }, async (request, reply) => {
-    const key = keyOf(request);
-    const json = readJsonBody(request.headers['content-type'], request.body as Buffer | undefined, [
-      JSON_TYPE,
-    ]);
-    if (isBodyError(json)) return sendProblem(reply, problem(json.status, json.slug, json.detail));
-    const conditional = conditionalsOf(request);
-    if (requirePrecondition(request, reply, conditional)) return reply;
-    const prefer = returnPreference(request.headers.prefer);
-    // The exact bytes received: the response's ETag names what the client sent.
-    const body = Buffer.from(request.body as Buffer);
-    const outcome = await store.write<Refusal>(key, (current) => {
-      const failed = checkWrite('PUT', conditional, current);
-      if (failed) return { action: 'refuse', result: { kind: 'precondition', evaluation: failed } };
-      return { action: 'put', body };
-    });
-    if (outcome.action === 'refuse') {
-      return sendRefusal(reply, key, outcome.result, outcome.current, prefer);
-    }
-    if (outcome.action !== 'put') throw new Error('unexpected store outcome');
-    return sendWritten(reply, key, outcome.doc, body, outcome.created, prefer);
-  });
+  app.put(
+    DOCUMENT_URL,
+    { schema: documentSchemas.put, config: { access: 'collection' } },
+    async (request, reply) => {
+      const key = keyOf(request);
+      const json = readJsonBody(
+        request.headers['content-type'],
+        request.body as Buffer | undefined,
+        [JSON_TYPE],
+      );
+      if (isBodyError(json))
+        return sendProblem(reply, problem(json.status, json.slug, json.detail));
+      const conditional = conditionalsOf(request);
+      if (requirePrecondition(request, reply, conditional)) return reply;
+      const prefer = returnPreference(request.headers.prefer);
+      // The exact bytes received: the response's ETag names what the client sent.
+      const body = Buffer.from(request.body as Buffer);
+      const outcome = await store.write<Refusal>(key, (current) => {
+        const failed = checkWrite('PUT', conditional, current);
+        if (failed)
+          return { action: 'refuse', result: { kind: 'precondition', evaluation: failed } };
+        return { action: 'put', body };
+      });
+      if (outcome.action === 'refuse') {
+        return sendRefusal(reply, key, outcome.result, outcome.current, prefer);
+      }
+      if (outcome.action !== 'put') throw new Error('unexpected store outcome');
+      return sendWritten(reply, key, outcome.doc, body, outcome.created, prefer);
+    },
+  );
 
-  app.patch(DOCUMENT_URL, { schema: documentSchemas.patch }, async (request, reply) => {
-    const key = keyOf(request);
-    const json = readJsonBody(
-      request.headers['content-type'],
-      request.body as Buffer | undefined,
-      PATCH_TYPES,
-    );
-    if (isBodyError(json)) {
-      // 415: say which patch formats are accepted (RFC 5789 3.1).
-      if (json.status === 415) reply.header('accept-patch', ACCEPT_PATCH);
-      return sendProblem(reply, problem(json.status, json.slug, json.detail));
-    }
-    const patch = preparePatch(json.type, json.value);
-    if ('status' in patch)
-      return sendProblem(reply, problem(patch.status, patch.slug, patch.detail));
-    const conditional = conditionalsOf(request);
-    if (requirePrecondition(request, reply, conditional)) return reply;
-    const prefer = returnPreference(request.headers.prefer);
-    let written: Buffer | undefined;
-    const outcome = await store.write<Refusal>(key, (current) => {
-      if (!current) return { action: 'refuse', result: { kind: 'absent' } };
-      const failed = checkWrite('PATCH', conditional, current);
-      if (failed) return { action: 'refuse', result: { kind: 'precondition', evaluation: failed } };
-      // Applied to the very state this transaction replaces: atomic even
-      // without If-Match.
-      const applied = applyPreparedPatch(current.body, patch, ctx.bodyLimit);
-      if ('status' in applied)
-        return { action: 'refuse', result: { kind: 'patch', failure: applied } };
-      written = applied.body;
-      return { action: 'put', body: applied.body };
-    });
-    if (outcome.action === 'refuse') {
-      return sendRefusal(reply, key, outcome.result, outcome.current, prefer);
-    }
-    if (outcome.action !== 'put' || !written) throw new Error('unexpected store outcome');
-    return sendWritten(reply, key, outcome.doc, written, false, prefer);
-  });
+  app.patch(
+    DOCUMENT_URL,
+    { schema: documentSchemas.patch, config: { access: 'collection' } },
+    async (request, reply) => {
+      const key = keyOf(request);
+      const json = readJsonBody(
+        request.headers['content-type'],
+        request.body as Buffer | undefined,
+        PATCH_TYPES,
+      );
+      if (isBodyError(json)) {
+        // 415: say which patch formats are accepted (RFC 5789 3.1).
+        if (json.status === 415) reply.header('accept-patch', ACCEPT_PATCH);
+        return sendProblem(reply, problem(json.status, json.slug, json.detail));
+      }
+      const patch = preparePatch(json.type, json.value);
+      if ('status' in patch)
+        return sendProblem(reply, problem(patch.status, patch.slug, patch.detail));
+      const conditional = conditionalsOf(request);
+      if (requirePrecondition(request, reply, conditional)) return reply;
+      const prefer = returnPreference(request.headers.prefer);
+      let written: Buffer | undefined;
+      const outcome = await store.write<Refusal>(key, (current) => {
+        if (!current) return { action: 'refuse', result: { kind: 'absent' } };
+        const failed = checkWrite('PATCH', conditional, current);
+        if (failed)
+          return { action: 'refuse', result: { kind: 'precondition', evaluation: failed } };
+        // Applied to the very state this transaction replaces: atomic even
+        // without If-Match.
+        const applied = applyPreparedPatch(current.body, patch, ctx.bodyLimit);
+        if ('status' in applied)
+          return { action: 'refuse', result: { kind: 'patch', failure: applied } };
+        written = applied.body;
+        return { action: 'put', body: applied.body };
+      });
+      if (outcome.action === 'refuse') {
+        return sendRefusal(reply, key, outcome.result, outcome.current, prefer);
+      }
+      if (outcome.action !== 'put' || !written) throw new Error('unexpected store outcome');
+      return sendWritten(reply, key, outcome.doc, written, false, prefer);
+    },
+  );
 
-  app.delete(DOCUMENT_URL, { schema: documentSchemas.delete }, async (request, reply) => {
-    const key = keyOf(request);
-    const conditional = conditionalsOf(request);
-    if (requirePrecondition(request, reply, conditional)) return reply;
-    const prefer = returnPreference(request.headers.prefer);
-    const outcome = await store.write<Refusal>(key, (current) => {
-      if (!current) return { action: 'refuse', result: { kind: 'absent' } };
-      const failed = checkWrite('DELETE', conditional, current);
-      if (failed) return { action: 'refuse', result: { kind: 'precondition', evaluation: failed } };
-      return { action: 'delete' };
-    });
-    if (outcome.action === 'refuse') {
-      return sendRefusal(reply, key, outcome.result, outcome.current, prefer);
-    }
-    return reply.code(204).send();
-  });
+  app.delete(
+    DOCUMENT_URL,
+    { schema: documentSchemas.delete, config: { access: 'collection' } },
+    async (request, reply) => {
+      const key = keyOf(request);
+      const conditional = conditionalsOf(request);
+      if (requirePrecondition(request, reply, conditional)) return reply;
+      const prefer = returnPreference(request.headers.prefer);
+      const outcome = await store.write<Refusal>(key, (current) => {
+        if (!current) return { action: 'refuse', result: { kind: 'absent' } };
+        const failed = checkWrite('DELETE', conditional, current);
+        if (failed)
+          return { action: 'refuse', result: { kind: 'precondition', evaluation: failed } };
+        return { action: 'delete' };
+      });
+      if (outcome.action === 'refuse') {
+        return sendRefusal(reply, key, outcome.result, outcome.current, prefer);
+      }
+      return reply.code(204).send();
+    },
+  );
 }
