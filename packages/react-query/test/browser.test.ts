@@ -1,0 +1,174 @@
+// The hooks in real Chromium: a small app (test/fixture) served by Vite from
+// the sources, against the real document server over loopback.
+import type { Browser, Page, Request } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startServer } from '../../client/test/helpers/server.js';
+import type { DocumentSnapshot, StatsSnapshot } from '../src/index.js';
+import { browserAvailable, collectErrors, launchBrowser, newPage } from './helpers/chromium.js';
+import { type FixtureServer, serveFixture } from './helpers/fixture.js';
+import { getJson, putJson } from './helpers/http.js';
+
+const run = browserAvailable('react-query');
+
+/** expect.poll with room for a loaded CI machine (the default is 1 s). */
+const eventually = <T>(fn: () => T | Promise<T>) =>
+  expect.poll(fn, { timeout: 15_000, interval: 50 });
+
+/** What test/fixture/main.tsx exposes on window. */
+interface Probe {
+  renders: number;
+  snapshots: DocumentSnapshot[];
+  stats(): StatsSnapshot;
+  currentIndex(): number;
+  refetch(): Promise<void>;
+}
+declare const probe: Probe;
+declare const parses: number;
+
+const measure = (page: Page) =>
+  page.evaluate(() => ({
+    renders: probe.renders,
+    snapshots: probe.snapshots.length,
+    current: probe.currentIndex(),
+    parses,
+    ...probe.stats(),
+  }));
+
+describe.skipIf(!run)('@ifmatch/react-query in Chromium', () => {
+  let server: RunningServer;
+  let fixture: FixtureServer;
+  let browser: Browser;
+  const coll = `rq${Date.now().toString(36)}`;
+  const path = (id: string) => `/api/${coll}/${id}`;
+
+  beforeAll(async () => {
+    server = await startServer();
+    fixture = await serveFixture(server.url);
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await fixture?.close();
+    await server?.close();
+  });
+
+  async function open(id: string, interval: number) {
+    const { context, page } = await newPage(browser);
+    const requests: Request[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/api/')) requests.push(r);
+    });
+    await page.goto(`${fixture.url}/?doc=${encodeURIComponent(path(id))}&interval=${interval}`);
+    await eventually(() => page.getByTestId('etag').textContent()).toMatch(/^"/);
+    return { context, page, requests };
+  }
+
+  it('revalidations answered 304 parse nothing, keep the same data object and render nothing', async () => {
+    const doc = { title: 'steady', items: Array.from({ length: 50 }, (_, i) => ({ i })) };
+    expect((await putJson(server.url + path('steady'), doc)).status).toBe(201);
+    const size = new TextEncoder().encode(JSON.stringify(doc)).byteLength;
+
+    const { context, page, requests } = await open('steady', 100);
+    const errors = collectErrors(page);
+    try {
+      const before = await measure(page);
+      expect(before.snapshots).toBe(1);
+      // Five more revalidations on the hook's own interval.
+      await eventually(async () => (await measure(page)).notModified).toBeGreaterThanOrEqual(
+        before.notModified + 5,
+      );
+      const after = await measure(page);
+      expect(after.renders).toBe(before.renders); // React rendered nothing
+      expect(after.parses).toBe(before.parses); // no JSON.parse for a 304
+      expect(after.snapshots).toBe(1);
+      expect(after.current).toBe(0); // the query still holds the very first object
+      expect(after.requests).toBe(after.notModified + 1); // one 200, then only 304s
+      expect(after.bytesSaved).toBe(after.notModified * size);
+      // The same tree did re-render where something changed: the counters.
+      const shown = async () =>
+        Number(
+          /(\d+) not modified/.exec((await page.getByTestId('counters').textContent()) ?? '')?.[1],
+        );
+      await eventually(shown).toBeGreaterThanOrEqual(after.notModified);
+      // Every revalidation asked with the ETag it holds.
+      const etag = await page.getByTestId('etag').textContent();
+      const gets = requests.filter((r) => r.method() === 'GET');
+      expect(gets.length).toBeGreaterThanOrEqual(6);
+      for (const r of gets.slice(1)) expect(await r.headerValue('if-none-match')).toBe(etag);
+
+      // The control: a change elsewhere is one new object and exactly one render.
+      const changed = await putJson(
+        server.url + path('steady'),
+        { ...doc, title: 'changed' },
+        { 'if-match': etag! },
+      );
+      expect(changed.status).toBe(200);
+      await eventually(() => page.getByTestId('title').textContent()).toBe('changed');
+      const settled = (await measure(page)).notModified;
+      await eventually(async () => (await measure(page)).notModified).toBeGreaterThanOrEqual(
+        settled + 3,
+      );
+      const last = await measure(page);
+      expect(last.renders).toBe(after.renders + 1);
+      expect(last.snapshots).toBe(2);
+      expect(last.current).toBe(1);
+      expect(last.parses).toBeGreaterThan(after.parses); // the 200's body was parsed, once
+      expect(await page.getByTestId('etag').textContent()).toBe(changed.headers.get('etag'));
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('save sends If-Match; a 412 is a ConflictError with the current document; saving on it wins', async () => {
+    expect((await putJson(server.url + path('race'), { title: 'v1', owner: 'ann' })).status).toBe(
+      201,
+    );
+    const { context, page, requests } = await open('race', 0);
+    const errors = collectErrors(page, [412]);
+    try {
+      const mine = await page.getByTestId('etag').textContent();
+      // Someone else saves first.
+      const theirs = await putJson(
+        server.url + path('race'),
+        { title: 'theirs', owner: 'bob' },
+        { 'if-match': mine! },
+      );
+      expect(theirs.status).toBe(200);
+      const theirsETag = theirs.headers.get('etag');
+
+      await page.getByLabel('New title').fill('mine');
+      await page.getByRole('button', { name: 'Save', exact: true }).click();
+      await eventually(() => page.getByTestId('conflict-etag').textContent()).toBe(theirsETag);
+      expect(JSON.parse((await page.getByTestId('conflict-current').textContent()) ?? '')).toEqual({
+        title: 'theirs',
+        owner: 'bob',
+      });
+      const put = requests.find((r) => r.method() === 'PUT');
+      expect(await put?.headerValue('if-match')).toBe(mine);
+      expect(await put?.response().then((r) => r?.status())).toBe(412);
+      // Nothing was overwritten.
+      expect(await getJson(server.url + path('race'))).toMatchObject({
+        etag: theirsETag,
+        value: { title: 'theirs', owner: 'bob' },
+      });
+
+      // Re-apply on their version: the write carries their ETag and wins.
+      await page.getByRole('button', { name: 'Save over theirs' }).click();
+      await eventually(() => page.getByTestId('saved').textContent()).toMatch(/^"/);
+      const saved = await page.getByTestId('saved').textContent();
+      const stored = await getJson(server.url + path('race'));
+      expect(stored).toMatchObject({ etag: saved, value: { title: 'mine', owner: 'ann' } });
+      // The save primed the query with the new state: shown at once, and the
+      // next revalidation is a 304.
+      expect(await page.getByTestId('title').textContent()).toBe('mine');
+      expect(await page.getByTestId('etag').textContent()).toBe(saved);
+      await page.evaluate(() => probe.refetch());
+      const s = await page.evaluate(() => probe.stats());
+      expect(s.recent[0]).toMatchObject({ method: 'GET', status: 304 });
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
