@@ -89,9 +89,8 @@ export interface SaveVariables<T = unknown> {
 
 /**
  * PUT with If-Match. Success updates the document's query; a 412 rejects
- * with a ConflictError (carrying the current document when the server sent
- * it) and also primes the query with that current state, so the tab shows
- * the truth at once.
+ * with a ConflictError carrying the current document when the server sent it
+ * (the app decides when to show it: `primeDocument` puts it in the cache).
  */
 export function useSaveDocument<T = unknown>(): UseMutationResult<
   DocumentSnapshot<T>,
