@@ -1,9 +1,9 @@
 import react from '@vitejs/plugin-react';
 import { defaultClientConditions, defineConfig } from 'vite';
 
-// `source` first: the workspace packages (@ifmatch/client, @ifmatch/core) are
-// bundled from their TypeScript sources, so the web build does not depend on
-// their dist/ being fresh.
+// `source` first: the workspace packages (@ifmatch/react-query and
+// @ifmatch/client under it) are bundled from their TypeScript sources, so the
+// web build does not depend on their dist/ being fresh.
 export default defineConfig({
   plugins: [react()],
   resolve: { conditions: ['source', ...defaultClientConditions] },
