@@ -292,6 +292,8 @@ async function runAgainst(db: string) {
         (item) => item.id,
       );
     }
+    // The log is buffered: stop the server (which flushes it) before reading it.
+    await server.stop();
     return { outcomes, lines: accessLines(server.output()), after, listed };
   } finally {
     await server?.stop();
