@@ -1,17 +1,18 @@
-// IfMatchClient: a validator cache for reads (If-None-Match -> 304 costs no
-// body and no parse) joined with a conditional writer (If-Match, and on 412
-// re-read, re-apply, retry with backoff) over the standard fetch.
+// IfMatchClient: the request methods over the standard fetch. Reads go through
+// the validator cache (validator-cache.ts: If-None-Match -> a 304 costs no body
+// and no parse); writes are conditional (If-Match); update() is the retry loop
+// of update-loop.ts (on 412 re-read, re-apply, retry with backoff).
 
-import { type BackoffOptions, BackoffSchedule, RoundTripEstimator, sleep } from './backoff.js';
+import { type BackoffOptions, BackoffSchedule, RoundTripEstimator } from './backoff.js';
 import {
   type HttpError,
   httpError,
-  MaxAttemptsError,
   type PreconditionFailedError,
   type ProblemDetails,
 } from './errors.js';
-import { deepFreeze, jsonEqual } from './json.js';
-import { ByteLru } from './lru.js';
+import { deepFreeze } from './json.js';
+import { runUpdate, type Sent } from './update-loop.js';
+import { type CacheEntry, ValidatorCache } from './validator-cache.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -104,17 +105,6 @@ export interface UpdateResult<T = unknown> {
   conflicts: number;
 }
 
-interface CacheEntry {
-  value: unknown;
-  etag: string | undefined;
-  lastModified: string | undefined;
-  bytes: number;
-  headers: Record<string, string>;
-  /** Request header names the response's Vary named, and their values when stored. */
-  varyNames: readonly string[];
-  varyValues: readonly string[];
-}
-
 const JSON_TYPE = 'application/json';
 /** URLs whose backoff level update() remembers (see BackoffOptions.carry). */
 const MAX_LEVELS = 1024;
@@ -123,31 +113,11 @@ const JSON_PATCH_TYPE = 'application/json-patch+json';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-// Connection-specific fields (RFC 9110 7.6.1): never part of a stored response.
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-// RFC 9111 3.2: fields a 304 must not overwrite in the stored response.
-const KEEP_ON_304 = new Set([
-  ...HOP_BY_HOP,
-  'content-length',
-  'content-encoding',
-  'content-type',
-  'content-range',
-]);
-
 export class IfMatchClient {
   readonly #fetch: FetchLike;
   readonly #baseUrl: string | undefined;
   readonly #defaultHeaders: [string, string][];
-  readonly #cache: ByteLru<CacheEntry>;
+  readonly #cache: ValidatorCache;
   readonly #maxAttempts: number;
   readonly #backoff: BackoffOptions;
   readonly #roundTrips = new RoundTripEstimator();
@@ -160,14 +130,14 @@ export class IfMatchClient {
     const defaults = new Headers({ accept: JSON_TYPE });
     if (options.headers) for (const [k, v] of new Headers(options.headers)) defaults.set(k, v);
     this.#defaultHeaders = [...defaults];
-    this.#cache = new ByteLru(options.cacheBytes ?? 8 * 1024 * 1024);
+    this.#cache = new ValidatorCache(options.cacheBytes ?? 8 * 1024 * 1024);
     this.#maxAttempts = options.maxAttempts ?? 10;
     this.#backoff = options.backoff ?? {};
   }
 
   /** Cache statistics (bytes never exceed maxBytes). */
   get cacheStats(): { entries: number; bytes: number; maxBytes: number } {
-    return { entries: this.#cache.size, bytes: this.#cache.bytes, maxBytes: this.#cache.maxBytes };
+    return this.#cache.stats;
   }
 
   /** The cached entry of a URL, without touching the LRU order. */
@@ -194,8 +164,7 @@ export class IfMatchClient {
     const href = this.resolve(url);
     const headers = this.#headers(options.headers);
     const mode = options.cache ?? 'default';
-    let entry = mode === 'default' ? this.#cache.get(href) : undefined;
-    if (entry !== undefined && !varyMatches(entry, headers)) entry = undefined;
+    const entry = mode === 'default' ? this.#cache.lookup(href, headers) : undefined;
     if (entry?.etag !== undefined) headers.set('if-none-match', entry.etag);
     else if (entry?.lastModified !== undefined)
       headers.set('if-modified-since', entry.lastModified);
@@ -204,8 +173,7 @@ export class IfMatchClient {
     if (res.status === 304) {
       if (entry !== undefined) {
         // The hot path: no body, no parse; refresh the stored header fields (RFC 9111 4.3.4).
-        mergeNotModified(entry, res.headers);
-        if (!this.#cache.has(href)) this.#cache.set(href, entry);
+        this.#cache.notModified(href, entry, res.headers);
         return resultOf<T>(entry, 304, true);
       }
       // A 304 to validators the caller set: we hold nothing to return, so ask plainly.
@@ -217,8 +185,8 @@ export class IfMatchClient {
     }
     if (!res.ok) throw await this.#error('GET', href, res);
     const { value, bytes } = await readJson(res);
-    const fresh = this.#entryFrom(res.headers, headers, value, bytes);
-    if (mode !== 'no-store') this.#remember(href, fresh, res.headers);
+    const fresh = this.#cache.entryFrom(res.headers, headers, value, bytes);
+    if (mode !== 'no-store') this.#cache.store(href, fresh, res.headers);
     return resultOf<T>(fresh, res.status, false);
   }
 
@@ -237,7 +205,7 @@ export class IfMatchClient {
     if (!res.ok) throw await this.#error('PUT', href, res);
     await drain(res);
     // Cache what the server stored: our bytes, parsed back (drops undefined members, etc.).
-    const stored = this.#rememberWrite(href, headers, res.headers, body);
+    const stored = this.#cache.storeWritten(href, headers, res.headers, body);
     return {
       value: stored as T,
       etag: res.headers.get('etag') ?? undefined,
@@ -291,7 +259,8 @@ export class IfMatchClient {
     if (res.status === 200) {
       const read = await readJson(res);
       value = read.value;
-      this.#remember(href, this.#entryFrom(res.headers, headers, value, read.bytes), res.headers);
+      const entry = this.#cache.entryFrom(res.headers, headers, value, read.bytes);
+      this.#cache.store(href, entry, res.headers);
     } else {
       await drain(res);
       this.#cache.delete(href); // 204: the new state's bytes are unknown here
@@ -317,114 +286,86 @@ export class IfMatchClient {
     options: UpdateOptions<T> = {},
   ): Promise<UpdateResult<T>> {
     const { signal } = options;
-    const maxAttempts = options.maxAttempts ?? this.#maxAttempts;
     const backoff = options.backoff ?? this.#backoff;
     const href = this.resolve(url);
     const readOptions = { headers: options.headers, signal };
-
-    let base = await this.get<T>(url, readOptions);
-    let mine = await change(base.value);
-    const failed = new Set<string>();
-    let attempts = 0;
-    let conflicts = 0;
+    const base = await this.get<T>(url, readOptions);
     // Contention outlives one call: start where the last update() of this URL
     // ended, one doubling lower, instead of colliding up from the bottom again.
     const carried = backoff.carry === false ? 0 : (this.#levels.get(href) ?? 0);
     const schedule = new BackoffSchedule(backoff, carried - 1);
     const origin = new URL(href).origin;
-    let lastError: unknown;
+    const done = await runUpdate<T>(
+      {
+        href,
+        change,
+        merge: options.merge,
+        maxAttempts: options.maxAttempts ?? this.#maxAttempts,
+        schedule,
+        signal,
+        read: (reload) =>
+          this.get<T>(url, reload ? { ...readOptions, cache: 'reload' } : readOptions),
+        send: (etag, mine) => this.#sendIfMatch<T>(href, etag, mine, origin, options),
+        roundTrip: () => this.#roundTrips.get(origin),
+      },
+      base,
+    );
+    if (done.acknowledged) this.#rememberLevel(href, schedule.level);
+    return {
+      value: done.value,
+      etag: done.etag,
+      attempts: done.attempts,
+      conflicts: done.conflicts,
+    };
+  }
 
-    for (;;) {
-      signal?.throwIfAborted();
-      if (base.etag === undefined) {
-        throw new TypeError(`update ${href}: the server sent no ETag, so If-Match is impossible`);
-      }
-      attempts++;
-      const headers = this.#headers(options.headers);
-      headers.set('content-type', JSON_TYPE);
-      headers.set('if-match', base.etag);
-      if (options.preferRepresentation !== false) headers.set('prefer', 'return=representation');
-      const body = encoder.encode(JSON.stringify(mine));
-
-      let res: Response | undefined;
-      const sentAt = performance.now();
-      try {
-        res = await this.#send('PUT', href, headers, body, signal);
-        // The unit of the 'auto' backoff: how long a write takes, as seen from here.
-        this.#roundTrips.sample(origin, performance.now() - sentAt);
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        lastError = error; // the request may or may not have been applied
-      }
-
-      let theirs: { value: T; etag: string | undefined } | undefined;
-      let refetch = false;
-      if (res?.ok) {
-        await drain(res);
-        const value = this.#rememberWrite(href, headers, res.headers, body) as T;
-        this.#rememberLevel(href, schedule.level);
-        return { value, etag: res.headers.get('etag') ?? undefined, attempts, conflicts };
-      }
-      if (res !== undefined) {
-        if (res.status !== 412) throw await this.#error('PUT', href, res);
-        const error = (await this.#error('PUT', href, res)) as PreconditionFailedError;
-        lastError = error;
-        conflicts++;
-        failed.add(base.etag);
-        const current = error.currentETag;
-        if (error.hasCurrent && current !== undefined && !failed.has(current)) {
-          const value = deepFreeze(error.current) as T;
-          // Cache the document the 412 carried; the problem body's size bounds its own.
-          const entry = this.#entryFrom(res.headers, headers, value, error.bodyBytes);
-          delete entry.headers['content-type'];
-          delete entry.headers['content-length'];
-          this.#remember(href, entry, res.headers);
-          theirs = { value, etag: current };
-        } else {
-          refetch = true;
-        }
-      } else {
-        // Unknown outcome (connection lost after sending): look before calling it a conflict.
-        const now = await this.get<T>(url, { ...readOptions, cache: 'reload' });
-        const sent = JSON.parse(decoder.decode(body)) as unknown;
-        if (jsonEqual(now.value, sent)) {
-          return { value: now.value, etag: now.etag, attempts, conflicts };
-        }
-        if (now.etag !== base.etag) {
-          conflicts++;
-          failed.add(base.etag);
-          theirs = now;
-        }
-        // else: the state is still the one we based on; the write did not land, resend it.
-      }
-
-      if (attempts >= maxAttempts) {
-        throw new MaxAttemptsError(href, attempts, conflicts, { cause: lastError });
-      }
-      // The first 412 that carried the current document is retried at once:
-      // that state is as fresh as it gets. Later conflicts back off (backoff.ts:
-      // in units of the write round trip, jittered); after a sleep any state in
-      // hand is stale, so re-read through the cache (a 304 and no body when the
-      // 412's document is still current).
-      if (!(theirs !== undefined && conflicts === 1 && schedule.sleeps === 0)) {
-        await sleep(schedule.next(this.#roundTrips.get(origin)), signal);
-        if (theirs !== undefined) refetch = true;
-      }
-      if (refetch) {
-        const got = await this.get<T>(url, readOptions);
-        // A cache answer could only repeat a failed tag if the server were odd; then read plainly.
-        theirs =
-          got.etag !== undefined && failed.has(got.etag)
-            ? await this.get<T>(url, { ...readOptions, cache: 'reload' })
-            : got;
-      }
-      if (theirs !== undefined) {
-        mine = options.merge
-          ? await options.merge(base.value, mine, theirs.value)
-          : await change(theirs.value);
-        base = { ...base, value: theirs.value, etag: theirs.etag };
-      }
+  /** One PUT of update(): its answer as an outcome the loop decides on. */
+  async #sendIfMatch<T>(
+    href: string,
+    etag: string,
+    mine: T,
+    origin: string,
+    options: UpdateOptions<T>,
+  ): Promise<Sent<T>> {
+    const { signal } = options;
+    const headers = this.#headers(options.headers);
+    headers.set('content-type', JSON_TYPE);
+    headers.set('if-match', etag);
+    if (options.preferRepresentation !== false) headers.set('prefer', 'return=representation');
+    const body = encoder.encode(JSON.stringify(mine));
+    let res: Response;
+    const sentAt = performance.now();
+    try {
+      res = await this.#send('PUT', href, headers, body, signal);
+      // The unit of the 'auto' backoff: how long a write takes, as seen from here.
+      this.#roundTrips.sample(origin, performance.now() - sentAt);
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      return { outcome: 'lost', error }; // the request may or may not have been applied
     }
+    if (res.ok) {
+      await drain(res);
+      const value = this.#cache.storeWritten(href, headers, res.headers, body) as T;
+      return { outcome: 'stored', value, etag: res.headers.get('etag') ?? undefined };
+    }
+    if (res.status !== 412) throw await this.#error('PUT', href, res);
+    const error = (await this.#error('PUT', href, res)) as PreconditionFailedError;
+    const current =
+      error.hasCurrent && error.currentETag !== undefined
+        ? {
+            value: deepFreeze(error.current) as T,
+            etag: error.currentETag,
+            keep: () =>
+              this.#cache.storeCurrent(
+                href,
+                headers,
+                res.headers,
+                error.current,
+                error.bodyBytes,
+              ) as T,
+          }
+        : undefined;
+    return { outcome: 'conflict', error, current };
   }
 
   // ---------------------------------------------------------------------------
@@ -497,60 +438,6 @@ export class IfMatchClient {
     if (cached !== undefined) return cached;
     return (await this.get(url, { headers: options.headers, signal: options.signal })).etag;
   }
-
-  #entryFrom(
-    responseHeaders: Headers,
-    requestHeaders: Headers,
-    value: unknown,
-    bytes: number,
-  ): CacheEntry {
-    const headers: Record<string, string> = {};
-    responseHeaders.forEach((v, k) => {
-      if (!HOP_BY_HOP.has(k)) headers[k] = v;
-    });
-    const varyNames = parseVary(responseHeaders.get('vary'));
-    return {
-      value: deepFreeze(value),
-      etag: responseHeaders.get('etag') ?? undefined,
-      lastModified: responseHeaders.get('last-modified') ?? undefined,
-      bytes,
-      headers,
-      varyNames,
-      varyValues: varyNames.map((n) => requestHeaders.get(n) ?? ''),
-    };
-  }
-
-  #remember(href: string, entry: CacheEntry, responseHeaders: Headers): void {
-    const cacheControl = responseHeaders.get('cache-control') ?? '';
-    const storable =
-      (entry.etag !== undefined || entry.lastModified !== undefined) &&
-      !entry.varyNames.includes('*') &&
-      !/(?:^|,)\s*no-store\b/i.test(cacheControl);
-    if (!storable || !this.#cache.set(href, entry)) this.#cache.delete(href);
-  }
-
-  /** After a successful PUT: the stored state is exactly the bytes we sent. */
-  #rememberWrite(
-    href: string,
-    requestHeaders: Headers,
-    responseHeaders: Headers,
-    body: Uint8Array<ArrayBuffer>,
-  ): unknown {
-    const value = JSON.parse(decoder.decode(body)) as unknown;
-    if (responseHeaders.get('etag') === null) {
-      this.#cache.delete(href);
-      return deepFreeze(value);
-    }
-    const previous = this.#cache.peek(href);
-    const entry = this.#entryFrom(responseHeaders, requestHeaders, value, body.byteLength);
-    if (previous !== undefined && entry.varyNames.length === 0) {
-      // A write response may omit Vary; keep the variant key the GET established.
-      entry.varyNames = previous.varyNames;
-      entry.varyValues = previous.varyNames.map((n) => requestHeaders.get(n) ?? '');
-    }
-    this.#remember(href, entry, responseHeaders);
-    return entry.value;
-  }
 }
 
 function resultOf<T>(entry: CacheEntry, status: number, fromCache: boolean): GetResult<T> {
@@ -579,35 +466,6 @@ async function drain(res: Response): Promise<void> {
   } catch {
     // The status line already told us the outcome.
   }
-}
-
-function parseVary(value: string | null): string[] {
-  if (value === null) return [];
-  return value
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter((s) => s.length > 0);
-}
-
-function varyMatches(entry: CacheEntry, headers: Headers): boolean {
-  for (let i = 0; i < entry.varyNames.length; i++) {
-    const name = entry.varyNames[i]!;
-    if (name === '*' || (headers.get(name) ?? '') !== entry.varyValues[i]) return false;
-  }
-  return true;
-}
-
-function mergeNotModified(entry: CacheEntry, headers: Headers): void {
-  // Copy, not mutate: results handed out earlier keep the headers they had.
-  const merged = { ...entry.headers };
-  headers.forEach((v, k) => {
-    if (!KEEP_ON_304.has(k)) merged[k] = v;
-  });
-  entry.headers = merged;
-  const etag = headers.get('etag');
-  if (etag !== null) entry.etag = etag;
-  const lastModified = headers.get('last-modified');
-  if (lastModified !== null) entry.lastModified = lastModified;
 }
 
 function withoutValidators(extra: HeadersInit | undefined): Headers {
