@@ -66,7 +66,10 @@ export interface WriteOptions extends RequestOptions {
    * `false` sends the write without any precondition.
    */
   ifMatch?: string | false;
-  /** RFC 7240 `Prefer: return=...` for the write. */
+  /**
+   * RFC 7240 `Prefer: return=...` for the write. Default: `representation`
+   * when a precondition is sent (a 412 then carries `current`), else none.
+   */
   prefer?: 'minimal' | 'representation';
 }
 
@@ -199,7 +202,7 @@ export class IfMatchClient {
       options.ifMatch ??
       (options.ifNoneMatch === undefined ? this.#cache.peek(href)?.etag : undefined);
     if (ifMatch) headers.set('if-match', ifMatch);
-    if (options.prefer) headers.set('prefer', `return=${options.prefer}`);
+    preferFor(headers, options.prefer);
     const body = encoder.encode(JSON.stringify(value));
     const res = await this.#send('PUT', href, headers, body, options.signal);
     if (!res.ok) throw await this.#error('PUT', href, res);
@@ -226,6 +229,7 @@ export class IfMatchClient {
     const headers = this.#headers(options.headers);
     const ifMatch = await this.#ifMatchFor(url, href, options);
     if (ifMatch) headers.set('if-match', ifMatch);
+    preferFor(headers, options.prefer);
     const res = await this.#send('DELETE', href, headers, undefined, options.signal);
     this.#cache.delete(href);
     if (!res.ok) throw await this.#error('DELETE', href, res);
@@ -247,7 +251,7 @@ export class IfMatchClient {
     headers.set('content-type', Array.isArray(patch) ? JSON_PATCH_TYPE : MERGE_PATCH_TYPE);
     const ifMatch = await this.#ifMatchFor(url, href, options);
     if (ifMatch) headers.set('if-match', ifMatch);
-    if (options.prefer) headers.set('prefer', `return=${options.prefer}`);
+    preferFor(headers, options.prefer);
     const body = encoder.encode(JSON.stringify(patch));
     const res = await this.#send('PATCH', href, headers, body, options.signal);
     if (!res.ok) {
@@ -437,6 +441,20 @@ export class IfMatchClient {
     const cached = this.#cache.peek(href)?.etag;
     if (cached !== undefined) return cached;
     return (await this.get(url, { headers: options.headers, signal: options.signal })).etag;
+  }
+}
+
+/**
+ * RFC 7240 Prefer for a write: the `prefer` asked for, else (and unless the
+ * caller's headers say otherwise) `return=representation` on a conditional
+ * write, so a 412 carries the current document (PreconditionFailedError.current)
+ * and the caller can merge without another GET. It costs nothing on success:
+ * the server sends the new representation by default anyway (DELETE: 204).
+ */
+function preferFor(headers: Headers, prefer: WriteOptions['prefer']): void {
+  if (prefer !== undefined) headers.set('prefer', `return=${prefer}`);
+  else if (!headers.has('prefer') && (headers.has('if-match') || headers.has('if-none-match'))) {
+    headers.set('prefer', 'return=representation');
   }
 }
 
