@@ -2,8 +2,9 @@
 // here when stale): the seed scenario, two processes on one SQLite file,
 // signals, and one-line errors.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, connect, createServer } from 'node:net';
+
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -278,5 +279,91 @@ describe('ifmatch serve', () => {
     }
     const unknown = await run(['frobnicate']);
     expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "frobnicate"');
+    expect(top.stdout).toMatch(/Exit status: 0 success; 1 a runtime failure/);
+    expect(top.stdout).toMatch(/--version/);
   });
 });
+
+describe('ifmatch conventions', () => {
+  const { version } = JSON.parse(
+    readFileSync(join(root, 'packages/server/package.json'), 'utf8'),
+  ) as { version: string };
+
+  it('--version and -v print the package version, exit 0', async () => {
+    for (const flag of ['--version', '-v']) {
+      const r = await run([flag]);
+      expect(r.code, flag).toBe(0);
+      expect(r.stdout).toBe(`${version}\n`);
+      expect(r.stderr).toBe('');
+    }
+  });
+
+  it('no command is a usage error: usage on stderr, exit 2', async () => {
+    const r = await run([]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^Usage: ifmatch <command>/);
+  });
+
+  it('a runtime failure (the port is taken) is exit 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const r = await run(['serve', '--port', String(port), '--db', ':memory:']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^ifmatch: cannot listen: .*EADDRINUSE/);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  // npm runs scripts through `sh -c`; stopping npm by its PID must stop the
+  // server, not orphan it with the port still open.
+  for (const [name, args] of [
+    ['npm start', ['start']],
+    ['npx ifmatch serve', ['exec', '--no', '--', 'ifmatch', 'serve']],
+  ] as const) {
+    it(`SIGTERM to the npm process of \`${name}\` stops the server`, async () => {
+      const child = spawn('npm', [...args], {
+        cwd: root,
+        env: { ...process.env, PORT: '0', DATABASE_URL: ':memory:' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      running.push(child);
+      const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (c: Buffer) => {
+          out += c.toString();
+          const m = /ifmatch listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        void exited.then(() => reject(new Error(`npm exited before listening: ${out}`)));
+      });
+      expect(await accepts(port)).toBe(true);
+      child.kill('SIGTERM');
+      await exited;
+      // Bounded wait for the server to close its port (it finishes in-flight work first).
+      let open = true;
+      for (let i = 0; i < 40 && open; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        open = await accepts(port);
+      }
+      expect(open, `port ${port} still accepts after npm exited`).toBe(false);
+    }, 30_000);
+  }
+});
+
+/** Does something accept TCP connections on 127.0.0.1:port? */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

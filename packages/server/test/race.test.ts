@@ -139,13 +139,13 @@ describe('ifmatch race', () => {
     }
   });
 
-  it('an unreachable server is exit 2 with a message, not a crash', async () => {
+  it('an unreachable server is exit 1 (a runtime failure) with a message, not a crash', async () => {
     const s = await serve();
     const url = s.url;
     await s.close();
     servers = [];
     const r = await run(['--url', url, '--clients', '2', '--updates', '2']);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(1);
     expect(r.err).toMatch(/ifmatch race: /);
   });
 });

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // The `ifmatch` command: `serve` (the document server) and `race` (proves no
 // update is lost; written by the client package's authors, loaded on demand).
+// Exit status: 0 success, 1 a runtime failure, 2 a usage error (as in getopt
+// tools: a caller can tell "you asked wrongly" from "it went wrong").
+import { readFileSync } from 'node:fs';
 import { runServe } from './serve.js';
 
 const USAGE = `Usage: ifmatch <command> [options]
@@ -9,8 +12,22 @@ Commands:
   serve   Run the document server (HTTP conditional requests, RFC 9110)
   race    Race concurrent editors against a server and check no update is lost
 
+Options:
+  -h, --help      this text
+  -v, --version   the version of @ifmatch/server
+
 Run "ifmatch <command> --help" for a command's options.
+
+Exit status: 0 success; 1 a runtime failure (cannot listen or open the
+database, lost updates, ...); 2 a usage error (no or unknown command, bad
+option or value).
 `;
+
+/** The package's version, from src/cli or dist/cli alike (both two levels down). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  return String(pkg.version);
+}
 
 async function runRaceCommand(argv: string[]): Promise<number> {
   let mod: { runRace?: (argv: string[]) => Promise<number> };
@@ -20,11 +37,11 @@ async function runRaceCommand(argv: string[]): Promise<number> {
     mod = await import(specifier);
   } catch {
     process.stderr.write('ifmatch: the race command is not available in this build\n');
-    return 2;
+    return 1;
   }
   if (typeof mod.runRace !== 'function') {
     process.stderr.write('ifmatch: the race command is not available in this build\n');
-    return 2;
+    return 1;
   }
   return mod.runRace(argv);
 }
@@ -36,12 +53,19 @@ async function main(argv: string[]): Promise<number> {
       return runServe(rest);
     case 'race':
       return runRaceCommand(rest);
-    case undefined:
+    case '--version':
+    case '-v':
+      process.stdout.write(`${version()}\n`);
+      return 0;
     case 'help':
     case '--help':
     case '-h':
       process.stdout.write(USAGE);
-      return command === undefined ? 1 : 0;
+      return 0;
+    case undefined:
+      // No command is a usage error: the usage goes to stderr, like any other.
+      process.stderr.write(USAGE);
+      return 2;
     default:
       process.stderr.write(`ifmatch: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;

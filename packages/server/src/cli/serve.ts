@@ -163,7 +163,7 @@ export async function runServe(argv: string[]): Promise<number> {
     const opened = store;
     return await new Promise<number>((resolve) => {
       let stopping = false;
-      const stop = (signal: NodeJS.Signals) => {
+      const stop = (signal: NodeJS.Signals | 'parent exited') => {
         if (stopping) {
           // A second signal: the user wants out now.
           process.stderr.write(`ifmatch: ${signal} again, exiting without waiting\n`);
@@ -184,6 +184,19 @@ export async function runServe(argv: string[]): Promise<number> {
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // Started by npm (`npm start`, `npx ifmatch serve`, a script "ifmatch serve"):
+      // npm runs us through `sh -c` and forwards its SIGTERM to that shell, which
+      // dies without passing it on. The parent going away is the cue to stop too.
+      if (process.env.npm_command !== undefined) {
+        const parent = process.ppid;
+        const watch = setInterval(() => {
+          if (process.ppid !== parent) {
+            clearInterval(watch);
+            stop('parent exited');
+          }
+        }, 250);
+        watch.unref();
+      }
     });
   } catch (error) {
     await store?.close().catch(() => {});

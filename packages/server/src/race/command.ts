@@ -30,8 +30,8 @@ Options:
   --backoff-cap MS      largest backoff (default 250); sleeps are random(0, min(cap, base*2^n))
   -h, --help            this text
 
-Exit status: 0 done (and, with preconditions, no update lost); 1 updates lost
-or the counter does not match; 2 usage error or the server cannot be reached.`;
+Exit status: 0 done (and, with preconditions, no update lost); 1 updates lost,
+the counter does not match or the server cannot be reached; 2 usage error.`;
 
 export interface RaceOptions {
   urls: string[];
@@ -303,7 +303,8 @@ export async function runRace(argv: string[]): Promise<number> {
     process.stderr.write(
       `ifmatch race: ${(error as Error).message}${cause ? ` (${String(cause)})` : ''}\n`,
     );
-    return 2;
+    // A runtime failure, not a usage error.
+    return 1;
   }
   process.stdout.write(`${formatTable(summary)}\n`);
   if (summary.failed > 0) {
