@@ -12,7 +12,7 @@ import { StoreUnavailableError } from '../store/types.js';
 import { type AuthConfig, authPlugin } from './auth.js';
 import { clientErrorHandler } from './client-error.js';
 import type { RouteContext } from './context.js';
-import { installCors } from './cors.js';
+import { corsPolicy, installCors } from './cors.js';
 import { type FastLane, fastLane } from './fast-lane.js';
 import { healthRoutes } from './health.js';
 import { Metrics } from './metrics.js';
@@ -49,7 +49,7 @@ export interface AppOptions {
   timeouts?: Partial<typeof TIMEOUTS>;
   /**
    * Answer document GET/HEAD 304s (and 200s from the body cache) before Fastify
-   * (default true; off with CORS or auth, whose hooks every answer must pass).
+   * (default true), with the same decision and the same CORS and auth fields.
    */
   fastLane?: boolean;
 }
@@ -392,8 +392,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await documentRoutes(app, ctx);
   await collectionRoutes(app, ctx);
   await staticRoutes(app, options.webDist ?? DEFAULT_WEB_DIST);
-  if ((options.fastLane ?? true) && !options.cors && !options.auth) {
-    lane = fastLane({ ...ctx, log: app.log, open: () => !closing });
+  if (options.fastLane ?? true) {
+    lane = fastLane({
+      ...ctx,
+      log: app.log,
+      open: () => !closing,
+      auth: options.auth,
+      cors: options.cors && corsPolicy(options.cors),
+    });
   }
   return app;
 }

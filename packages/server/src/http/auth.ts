@@ -250,6 +250,43 @@ export function refusalProblem(decision: Extract<AuthDecision, { ok: false }>) {
   return problem(decision.status, decision.slug, decision.detail);
 }
 
+/**
+ * With auth on, every answer is private to the credentials: `private,
+ * no-cache` (errors keep their stricter no-store) and `Vary: Authorization`.
+ * Shared by the hook and the fast lane.
+ */
+export function privateCaching(
+  cacheControl: string,
+  vary: string,
+): { cacheControl: string; vary: string } {
+  return {
+    cacheControl: /no-store/i.test(cacheControl) ? 'private, no-store' : 'private, no-cache',
+    vary: /(^|,)\s*authorization\s*(,|$)/i.test(vary)
+      ? vary
+      : vary
+        ? `${vary}, Authorization`
+        : 'Authorization',
+  };
+}
+
+/**
+ * The debug line "access": what was decided and from what (route matched,
+ * its access, the decoded collection). The access test reads these lines.
+ */
+export function accessLine(
+  route: string | undefined,
+  access: Access | undefined,
+  collection: unknown,
+  allowed: boolean,
+): Record<string, unknown> {
+  return {
+    route: route ?? null,
+    access: access ?? null,
+    collection: access === 'collection' ? collection : undefined,
+    allowed,
+  };
+}
+
 export interface AuthPluginOptions {
   config: AuthConfig;
   realm?: string;
@@ -284,14 +321,13 @@ export async function authPlugin(app: FastifyInstance, options: AuthPluginOption
             request.headers.authorization,
             realm,
           );
-    // What was decided and from what (the access test reads these lines).
     request.log.debug(
-      {
-        route: request.is404 ? null : request.routeOptions.url,
-        access: access ?? null,
-        collection: access === 'collection' ? params?.collection : undefined,
-        allowed: decision?.ok ?? true,
-      },
+      accessLine(
+        request.is404 ? undefined : request.routeOptions.url,
+        access,
+        params?.collection,
+        decision?.ok ?? true,
+      ),
       'access',
     );
     if (decision === undefined) return done();
@@ -311,18 +347,14 @@ export async function authPlugin(app: FastifyInstance, options: AuthPluginOption
 
   // Every response, errors and 304s included: private to the credentials.
   // Errors keep their no-store (stricter than no-cache).
-  app.addHook('onSend', async (_request, reply, payload) => {
-    const current = String(reply.getHeader('Cache-Control') ?? '');
-    reply.header(
-      'Cache-Control',
-      /no-store/i.test(current) ? 'private, no-store' : 'private, no-cache',
-    );
+  app.addHook('onSend', (_request, reply, payload, done) => {
     const vary = reply.getHeader('Vary');
-    const list = typeof vary === 'string' ? vary : Array.isArray(vary) ? vary.join(', ') : '';
-    if (!/(^|,)\s*authorization\s*(,|$)/i.test(list)) {
-      reply.header('Vary', list ? `${list}, Authorization` : 'Authorization');
-    }
-    return payload;
+    const fields = privateCaching(
+      String(reply.getHeader('Cache-Control') ?? ''),
+      typeof vary === 'string' ? vary : Array.isArray(vary) ? vary.join(', ') : '',
+    );
+    reply.header('Cache-Control', fields.cacheControl).header('Vary', fields.vary);
+    done(null, payload);
   });
 }
 

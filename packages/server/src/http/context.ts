@@ -4,10 +4,11 @@ import {
   type Evaluation,
   evaluatePreconditions,
   formatHttpDate,
-  notModifiedHeaders,
+  isNotModifiedHeader,
   preconditionFailedProblem,
   type Validators,
 } from '@ifmatch/core';
+import { guardNotModified } from '@ifmatch/core/node';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DocumentStore, StoredValidators } from '../store/types.js';
 import type { Metrics } from './metrics.js';
@@ -63,23 +64,26 @@ export function setValidatorHeaders(reply: FastifyReply, v: StoredValidators): F
     .header('cache-control', 'no-cache');
 }
 
+/** Sets a flat [name, value, ...] field list on the reply; Vary tokens add to those set earlier. */
+export function setFields(reply: FastifyReply, fields: readonly string[]): FastifyReply {
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    if (name.toLowerCase() === 'vary') appendVary(reply, fields[i + 1]!);
+    else reply.header(name, fields[i + 1]!);
+  }
+  return reply;
+}
+
 /**
- * Answers 304 from the headers already on the reply plus the validators,
+ * Answers 304 from the fields already on the reply (the hooks' and the 200's),
  * keeping only what RFC 9110 15.4.5 allows (core's rule).
  */
-export function sendNotModified(reply: FastifyReply, v: StoredValidators): FastifyReply {
-  setValidatorHeaders(reply, v);
-  const before = new Headers();
-  for (const [name, value] of Object.entries(reply.getHeaders())) {
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const item of value) before.append(name, item);
-    else before.set(name, String(value));
-  }
-  const after = notModifiedHeaders(before);
-  for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
-  after.forEach((value, name) => {
-    reply.header(name, value);
-  });
+export function sendNotModified(reply: FastifyReply): FastifyReply {
+  const names = Object.keys(reply.getHeaders());
+  const hasETag = names.includes('etag');
+  for (const name of names) if (!isNotModifiedHeader(name, hasETag)) reply.removeHeader(name);
+  // Fastify's HEAD routes add Content-Length in an onSend after ours; a 304 must not carry it.
+  guardNotModified(reply.raw);
   return reply.code(304).send();
 }
 
@@ -88,7 +92,7 @@ export function sendNotFound(reply: FastifyReply, what: string): FastifyReply {
 }
 
 /**
- * A safe method's answer for a state that differs from the one the adapter
+ * A listing's answer for a state that differs from the one the adapter
  * evaluated (a write landed in between): evaluate again against the state we
  * are about to send. Returns the evaluation when the request may proceed, or
  * undefined when this function already answered (304/412).
@@ -105,7 +109,7 @@ export function reevaluateRead(
   );
   if (evaluation.status === 'proceed') return evaluation;
   if (evaluation.status === 304) {
-    sendNotModified(reply, v);
+    sendNotModified(setValidatorHeaders(reply, v));
     return undefined;
   }
   reply.header('etag', v.etag);

@@ -1,9 +1,11 @@
 // The read fast lane: a document GET/HEAD answered straight from node:http,
 // before Fastify, when everything the answer needs is at hand: a 304 from the
-// stored validators alone, a 200 from the body cache. Everything else (absent
-// documents, 412, ranges, bodies not yet cached, odd URLs, store errors) falls
-// through to the Fastify route, which is the reference behaviour; the fast
-// lane's tests hold the two answers field for field (fast-lane.test.ts).
+// stored validators alone, a 200 from the body cache. The answer is the one
+// decision of document-read.ts, which the Fastify route makes too; the lane
+// only adds the fields the route's hooks would (request id, CORS, auth) with
+// the same functions they use. Everything else (refused by auth, absent
+// documents, 412, ranges, bodies not cached, odd URLs, store errors) falls
+// through to the route, which reads the store itself.
 //
 // Why: a 304 is the whole point of validators, and Fastify's per-request
 // machinery (request/reply objects, hooks, schema validation, child logger)
@@ -11,16 +13,10 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import {
-  codingETag,
-  conditionalHeaders,
-  evaluatePreconditions,
-  formatHttpDate,
-  isNotModifiedHeader,
-} from '@ifmatch/core';
 import type { FastifyBaseLogger } from 'fastify';
 import type { DocumentStore, StoredValidators } from '../store/types.js';
-import { codingFor, codingTags } from './compression.js';
+import { type AuthConfig, accessLine, authorize, privateCaching } from './auth.js';
+import { decideRead, notModifiedFields, readRequestOf } from './document-read.js';
 import type { Metrics } from './metrics.js';
 import type { BodyCache } from './representation.js';
 import { genReqId } from './request-id.js';
@@ -36,9 +32,11 @@ export interface FastLaneOptions {
   log: FastifyBaseLogger;
   /** false while the server shuts down: the route then adds Connection: close. */
   open: () => boolean;
+  /** --auth: the lane answers only what the token may read, with the hook's caching fields. */
+  auth?: AuthConfig | undefined;
+  /** --cors: the CORS hook's fields for a request's Origin (corsPolicy). */
+  cors?: ((origin: unknown) => string[]) | undefined;
 }
-
-const ROUTE = DOCUMENT_URL;
 
 /**
  * The validators the lane read for a request it then handed to the route, so
@@ -56,102 +54,96 @@ export function takePrefetched(
   return found;
 }
 
-/** One formatted Last-Modified kept: a hot document asks for the same one again and again. */
-let lastDate = { ms: Number.NaN, text: '' };
-function httpDate(ms: number): string {
-  if (lastDate.ms !== ms) lastDate = { ms, text: formatHttpDate(ms) };
-  return lastDate.text;
+/** pino's check; a logger without it (a custom one) is asked through its level name. */
+function enabled(log: FastifyBaseLogger, level: 'info' | 'debug'): boolean {
+  const pino = log as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
+  if (typeof pino.isLevelEnabled === 'function') return pino.isLevelEnabled(level);
+  return (level === 'info' ? ['info', 'debug', 'trace'] : ['debug', 'trace']).includes(log.level);
 }
 
-/** pino's check; a logger without it (a custom one) is asked through its level name. */
-function infoEnabled(log: FastifyBaseLogger): boolean {
-  const pino = log as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
-  if (typeof pino.isLevelEnabled === 'function') return pino.isLevelEnabled('info');
-  return ['info', 'debug', 'trace'].includes(log.level);
+/** Sets a field of a flat [name, value, ...] list (names as the decision spells them). */
+function setField(fields: string[], name: string, value: (current: string) => string): void {
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === name) {
+      fields[i + 1] = value(fields[i + 1]!);
+      return;
+    }
+  }
 }
 
 export function fastLane(options: FastLaneOptions): FastLane {
-  const { store, cache, metrics, log, open } = options;
+  const { store, cache, metrics, log, open, auth, cors } = options;
 
   function answer(
     req: IncomingMessage,
     res: ServerResponse,
     v: StoredValidators | undefined,
     start: number,
+    reqId: string,
+    collection: string,
   ): boolean {
-    if (v === undefined) return false; // the route's 404 problem
-    // Without the size the coding cannot be chosen as the route's 200 would.
-    if (v.size === undefined) return false;
-    const method = req.method as 'GET' | 'HEAD';
-    const coding = codingFor(req.headers['accept-encoding'], v.size);
-    // The other codings' tags only matter to If-Match (any coding of the state passes).
-    const tags =
-      req.headers['if-match'] === undefined
-        ? { etag: codingETag(v.etag, coding), alternateETags: [] }
-        : codingTags(v.etag, coding);
-    const evaluation = evaluatePreconditions(method, conditionalHeaders(req.headersDistinct), {
-      exists: true,
-      etag: tags.etag,
-      alternateETags: tags.alternateETags,
-      lastModified: v.lastModified,
-    });
-    if (evaluation.status === 412) return false; // the route's problem+json
+    const request = readRequestOf(req);
+    const decision = decideRead(request, v);
+    if (decision.kind !== 'not-modified' && decision.kind !== 'send') return false;
     let body: Buffer | undefined;
-    if (evaluation.status === 'proceed') {
-      if (req.headers.range !== undefined) return false; // 206/416 are the route's
-      const stored = cache.get(v.etag);
-      body = stored && (coding === 'identity' ? stored : cache.codings.peek(v.etag, coding));
+    if (decision.kind === 'send') {
+      if (request.range !== undefined) return false; // 206/416 are the route's
+      const stored = cache.get(v!.etag);
+      body =
+        stored &&
+        (decision.coding === 'identity' ? stored : cache.codings.peek(v!.etag, decision.coding));
       if (body === undefined) return false; // the route reads and caches it
     }
 
-    const reqId = genReqId(req);
-    // The fields of the route's 200, in its order; a 304 keeps what RFC 9110
-    // 15.4.5 lets it (core's rule), which drops the body fields and Last-Modified.
-    const fields: string[] = [
-      'x-request-id',
-      reqId,
-      'cache-control',
-      'no-cache',
-      'vary',
-      'Accept-Encoding',
-      'etag',
-      tags.etag,
-      'last-modified',
-      httpDate(v.lastModified),
-      'accept-ranges',
-      'bytes',
-      'content-type',
-      'application/json',
-    ];
-    if (coding !== 'identity') fields.push('content-encoding', coding);
-    let status = 200;
+    // The hooks' fields first, in the order the route's answer has them.
+    const fields = ['x-request-id', reqId];
+    if (cors) {
+      fields.push(...cors(req.headers.origin));
+      setField(decision.fields, 'vary', (vary) => `Origin, ${vary}`);
+    }
+    fields.push(...decision.fields);
+    if (auth) {
+      let cacheControl = '';
+      let vary = '';
+      setField(fields, 'cache-control', (c) => (cacheControl = c));
+      setField(fields, 'vary', (c) => (vary = c));
+      const priv = privateCaching(cacheControl, vary);
+      setField(fields, 'cache-control', () => priv.cacheControl);
+      setField(fields, 'vary', () => priv.vary);
+    }
+    if (auth && enabled(log, 'debug')) {
+      const line = accessLine(DOCUMENT_URL, 'collection', collection, true);
+      log.debug({ reqId, ...line }, 'access');
+    }
+    const status = body === undefined ? 304 : 200;
     if (body === undefined) {
-      status = 304;
-      const kept: string[] = [];
-      for (let i = 0; i < fields.length; i += 2) {
-        if (isNotModifiedHeader(fields[i]!, true)) kept.push(fields[i]!, fields[i + 1]!);
-      }
-      res.writeHead(304, kept);
+      res.writeHead(304, notModifiedFields(fields));
       res.end();
     } else {
       fields.push('content-length', String(body.length));
       res.writeHead(200, fields);
-      res.end(method === 'HEAD' ? undefined : body);
+      res.end(request.method === 'HEAD' ? undefined : body);
     }
 
     const seconds = (performance.now() - start) / 1000;
-    metrics.record(ROUTE, method, status, seconds, status === 304 ? v.size : undefined);
-    if (infoEnabled(log)) {
+    metrics.record(
+      DOCUMENT_URL,
+      request.method,
+      status,
+      seconds,
+      status === 304 ? v!.size : undefined,
+    );
+    if (enabled(log, 'info')) {
       // The same two lines, with the same serializers, as Fastify's request logging.
-      const request = {
-        method,
+      const logged = {
+        method: request.method,
         url: req.url,
         headers: req.headers,
         host: req.headers.host,
         ip: req.socket.remoteAddress,
         socket: req.socket,
       };
-      log.info({ reqId, req: request }, 'incoming request');
+      log.info({ reqId, req: logged }, 'incoming request');
       log.info(
         { reqId, res: { statusCode: status }, responseTime: seconds * 1000 },
         'request completed',
@@ -166,6 +158,13 @@ export function fastLane(options: FastLaneOptions): FastLane {
     // The front door made the URL canonical; other shapes are the route's (400/404/405).
     const key = matchDocumentPath(pathOf(req.url ?? ''));
     if (key === undefined) return false;
+    const reqId = genReqId(req);
+    // The route's hook decides (and answers) every refusal; the lane only what it allows.
+    if (auth) {
+      if (!authorize(auth, 'collection', key.collection, method, req.headers.authorization).ok) {
+        return false;
+      }
+    }
     const start = performance.now();
     let found: ReturnType<DocumentStore['validators']>;
     try {
@@ -174,7 +173,7 @@ export function fastLane(options: FastLaneOptions): FastLane {
       return false; // the route answers store errors (503 and friends)
     }
     const settle = (v: StoredValidators | undefined) => {
-      if (answer(req, res, v, start)) return true;
+      if (answer(req, res, v, start, reqId, key.collection)) return true;
       prefetched.set(req, { v });
       return false;
     };

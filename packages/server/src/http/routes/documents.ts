@@ -6,30 +6,24 @@ import {
   preconditionFailedProblem,
   preconditionRequired,
   preconditionRequiredProblem,
-  type Validators,
 } from '@ifmatch/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DocKey, StoredDocument, StoredValidators } from '../../store/types.js';
 import { isBodyError, JSON_TYPE, PATCH_TYPES, readJsonBody } from '../body.js';
 import {
-  appendVary,
   conditionalsOf,
   type RouteContext,
-  reevaluateRead,
   sendNotFound,
+  sendNotModified,
+  setFields,
   setValidatorHeaders,
-  toValidators,
 } from '../context.js';
+import { decideRead, documentValidators, readRequestOf } from '../document-read.js';
 import { takePrefetched } from '../fast-lane.js';
 import { applyPreparedPatch, type PatchFailure, preparePatch } from '../patch.js';
 import { type ReturnPreference, returnPreference } from '../prefer.js';
 import { problem, sendProblem } from '../problem.js';
 import { parseRange } from '../range.js';
-import {
-  allCodingTags,
-  representationValidators,
-  selectRepresentation,
-} from '../representation.js';
 import { documentSchemas } from '../schemas.js';
 import { DOCUMENT_URL, documentPath } from '../urls.js';
 
@@ -57,27 +51,14 @@ function checkWrite(
   conditional: ConditionalHeaders,
   current: StoredDocument | undefined,
 ): Failed | undefined {
-  const validators = toValidators(current);
   // If-Match may name the tag of any content coding of the current state (CONTRACT.md).
-  if (current) validators.alternateETags = allCodingTags(current.etag);
+  const validators = current ? documentValidators(current, 'identity') : { exists: false };
   const evaluation = evaluatePreconditions(method, conditional, validators);
   if (evaluation.status === 'proceed') return undefined;
   // A write never gets 304; evaluatePreconditions answers 412 for non-GET/HEAD.
   return evaluation.status === 412
     ? evaluation
     : { status: 412, precondition: 'If-None-Match', malformed: false };
-}
-
-/** The stored tag behind the coding tag that validators() gave the adapter, per request. */
-const baseTags = new WeakMap<FastifyRequest, string>();
-
-/** A GET/HEAD's validators as the adapter should compare them: the selected coding's tag. */
-function readValidators(request: FastifyRequest, v: StoredValidators | undefined): Validators {
-  request.representationSize = v?.size;
-  if (!v) return toValidators(v);
-  const tags = representationValidators(request, v);
-  baseTags.set(request, v.etag);
-  return { ...toValidators(v), ...tags };
 }
 
 export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
@@ -145,77 +126,68 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
     return true;
   }
 
-  // GET and HEAD: the core adapter (validator-first) evaluates the conditional
-  // headers against validators() alone, so a 304 never reads the body.
+  // GET and HEAD: the one read decision (document-read.ts), also made by the
+  // fast lane, against validators() first, so a 304 never reads the body.
   app.route({
     method: 'GET',
     url: DOCUMENT_URL,
     schema: documentSchemas.get,
-    config: {
-      access: 'collection',
-      validators: (request: FastifyRequest) => {
-        // The fast lane may have read them already for this request (it then handed it over).
-        const pre = takePrefetched(request.raw);
-        const found = pre ? pre.v : store.validators(keyOf(request));
-        return found instanceof Promise
-          ? found.then((v) => readValidators(request, v))
-          : readValidators(request, found);
-      },
-    },
-    // Set before the adapter decides, so its 304 keeps it (RFC 9110 15.4.5).
-    onRequest: (_request, reply, done) => {
-      appendVary(reply.header('cache-control', 'no-cache'), 'Accept-Encoding');
-      done();
-    },
+    config: { access: 'collection' },
     handler: async (request, reply) => {
       const key = keyOf(request);
-      // (cast: the adapter's request augmentation does not reach schema-typed requests)
-      const state = (request as FastifyRequest).ifmatch;
-      const v = state?.validators;
-      if (!v?.exists || v.etag === undefined) return sendNotFound(reply, describe(key));
-      let stored: StoredDocument | undefined;
-      let rangeAllowed = state?.evaluation?.status === 'proceed' && state.evaluation.range;
-      // The stored state's own tag (v.etag may be a coding's).
-      const base = baseTags.get(request) ?? v.etag;
-      const cached = cache.get(base);
-      if (cached) {
-        stored = { etag: base, lastModified: Number(v.lastModified), body: cached };
-      } else {
-        stored = await store.read(key);
-        if (!stored) return sendNotFound(reply, describe(key));
-        cache.set(stored.etag, stored.body);
-        if (stored.etag !== base) {
-          // A write landed between validators() and read(): answer for what we send.
-          const again = reevaluateRead(request, reply, stored);
-          if (!again) return reply;
-          rangeAllowed = again.range;
-        }
+      const read = readRequestOf(request.raw);
+      // The fast lane may have read them already for this request (it then handed it over).
+      const pre = takePrefetched(request.raw);
+      let v = pre ? pre.v : await store.validators(key);
+      let decision = decideRead(read, v);
+      let body: Buffer | undefined;
+      if (v !== undefined && (decision.kind === 'send' || decision.kind === 'needs-size')) {
+        body = cache.get(v.etag);
+        if (body === undefined) {
+          const stored = await store.read(key);
+          if (stored) cache.set(stored.etag, stored.body);
+          body = stored?.body;
+          // A write may have landed since validators(): decide for what we send.
+          v = stored && {
+            etag: stored.etag,
+            lastModified: stored.lastModified,
+            size: stored.body.length,
+          };
+        } else v = { ...v, size: body.length };
+        decision = decideRead(read, v);
       }
-      const rep = await selectRepresentation(request, stored, cache);
-      setValidatorHeaders(reply, { etag: rep.etag, lastModified: stored.lastModified });
-      reply.header('accept-ranges', 'bytes').header('content-type', 'application/json');
-      for (const [name, value] of Object.entries(rep.headers)) {
-        if (name.toLowerCase() === 'vary') appendVary(reply, value);
-        else reply.header(name, value);
+      request.representationSize = v?.size;
+      switch (decision.kind) {
+        case 'absent':
+        case 'needs-size': // (not after a read: the size is known then)
+          return sendNotFound(reply, describe(key));
+        case 'failed':
+          reply.header('etag', decision.etag);
+          return sendProblem(reply, preconditionFailedProblem(decision.evaluation, decision.etag));
+        case 'not-modified':
+          setFields(reply, decision.fields);
+          return sendNotModified(reply);
       }
-      if (rangeAllowed && request.method === 'GET') {
-        const range = parseRange(request.headers.range, rep.body.length);
+      setFields(reply, decision.fields);
+      const sent = await cache.codings.get(v!.etag, decision.coding, body!);
+      if (decision.range && request.method === 'GET') {
+        const range = parseRange(read.range, sent.length);
         if (range.kind === 'unsatisfiable') {
           reply.removeHeader('content-type');
-          reply.header('content-range', `bytes */${rep.body.length}`);
+          reply.header('content-range', `bytes */${sent.length}`);
           return sendProblem(
             reply,
-            problem(416, 'range-not-satisfiable', `The document is ${rep.body.length} bytes long`),
+            problem(416, 'range-not-satisfiable', `The document is ${sent.length} bytes long`),
           );
         }
         if (range.kind === 'single') {
           return reply
             .code(206)
-            .header('content-range', `bytes ${range.start}-${range.end}/${rep.body.length}`)
-            .send(rep.body.subarray(range.start, range.end + 1));
+            .header('content-range', `bytes ${range.start}-${range.end}/${sent.length}`)
+            .send(sent.subarray(range.start, range.end + 1));
         }
       }
-      return reply.code(200).send(rep.body);
+      return reply.code(200).send(sent);
     },
   });
 
