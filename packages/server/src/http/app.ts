@@ -11,7 +11,7 @@ import type { DocumentStore } from '../store/types.js';
 import { StoreUnavailableError } from '../store/types.js';
 import { type AuthConfig, authPlugin } from './auth.js';
 import { clientErrorHandler } from './client-error.js';
-import type { RouteContext } from './context.js';
+import { type RouteContext, sendBodyProblem } from './context.js';
 import { corsPolicy, installCors } from './cors.js';
 import { type FastLane, fastLane } from './fast-lane.js';
 import { healthRoutes } from './health.js';
@@ -21,7 +21,7 @@ import { problem, sendProblem, writeProblem } from './problem.js';
 import { BodyCache } from './representation.js';
 import { genReqId } from './request-id.js';
 import { COLLECTION_METHODS, collectionRoutes } from './routes/collections.js';
-import { ACCEPT_PATCH, DOCUMENT_METHODS, documentRoutes } from './routes/documents.js';
+import { DOCUMENT_METHODS, documentRoutes } from './routes/documents.js';
 import { DEFAULT_WEB_DIST, staticRoutes } from './static.js';
 import { canonicalTarget, isValidSegment, pathOf, SEGMENT_RULE } from './urls.js';
 
@@ -343,8 +343,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await drainRequest(request, Math.max(bodyLimit * 16, 64 * 1024 * 1024));
       reply.header('connection', 'close');
     }
-    if (p.status === 415 && request.method === 'PATCH') reply.header('accept-patch', ACCEPT_PATCH);
-    return sendProblem(reply, problem(p.status, p.slug, p.detail));
+    return sendBodyProblem(reply, request.method, p);
   });
 
   app.setNotFoundHandler(async (request: FastifyRequest, reply: FastifyReply) => {

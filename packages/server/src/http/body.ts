@@ -5,6 +5,8 @@ export const JSON_TYPE = 'application/json';
 export const MERGE_PATCH_TYPE = 'application/merge-patch+json';
 export const JSON_PATCH_TYPE = 'application/json-patch+json';
 export const PATCH_TYPES = [MERGE_PATCH_TYPE, JSON_PATCH_TYPE] as const;
+/** Accept-Patch (RFC 5789 3.1): what a PATCH may send. */
+export const ACCEPT_PATCH = PATCH_TYPES.join(', ');
 
 /** Deepest nesting accepted; checked by a scan before JSON.parse can recurse. */
 export const MAX_DEPTH = 100;

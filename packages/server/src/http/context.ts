@@ -11,6 +11,7 @@ import {
 import { guardNotModified } from '@ifmatch/core/node';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DocumentStore, StoredValidators } from '../store/types.js';
+import { ACCEPT_PATCH, type BodyError, isBodyError, readJsonBody } from './body.js';
 import type { Metrics } from './metrics.js';
 import { problem, sendProblem } from './problem.js';
 import type { BodyCache } from './representation.js';
@@ -114,5 +115,34 @@ export function reevaluateRead(
   }
   reply.header('etag', v.etag);
   sendProblem(reply, preconditionFailedProblem(evaluation, v.etag));
+  return undefined;
+}
+
+/** A body's 400/413/415 problem; a PATCH's 415 names the patch formats (RFC 5789 3.1). */
+export function sendBodyProblem(
+  reply: FastifyReply,
+  method: string,
+  p: { status: number; slug: string; detail: string },
+): FastifyReply {
+  if (p.status === 415 && method === 'PATCH') reply.header('accept-patch', ACCEPT_PATCH);
+  return sendProblem(reply, problem(p.status, p.slug, p.detail));
+}
+
+/**
+ * The request's body as JSON of one of `types` (the bytes as received stay in
+ * request.body), or undefined once its 400/415 problem has been sent.
+ */
+export function jsonBodyOf(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  types: readonly string[],
+): Exclude<ReturnType<typeof readJsonBody>, BodyError> | undefined {
+  const json = readJsonBody(
+    request.headers['content-type'],
+    request.body as Buffer | undefined,
+    types,
+  );
+  if (!isBodyError(json)) return json;
+  sendBodyProblem(reply, request.method, json);
   return undefined;
 }

@@ -1,8 +1,8 @@
 import { formatHttpDate, hashBytes } from '@ifmatch/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { StoredValidators } from '../../store/types.js';
-import { isBodyError, JSON_TYPE, readJsonBody } from '../body.js';
-import { type RouteContext, reevaluateRead, setValidatorHeaders } from '../context.js';
+import { JSON_TYPE } from '../body.js';
+import { jsonBodyOf, type RouteContext, reevaluateRead, setValidatorHeaders } from '../context.js';
 import { returnPreference } from '../prefer.js';
 import { problem, sendProblem } from '../problem.js';
 import { collectionSchemas } from '../schemas.js';
@@ -87,13 +87,7 @@ export async function collectionRoutes(app: FastifyInstance, ctx: RouteContext):
     { schema: collectionSchemas.create, config: { access: 'collection' } },
     async (request, reply) => {
       const collection = collectionOf(request);
-      const json = readJsonBody(
-        request.headers['content-type'],
-        request.body as Buffer | undefined,
-        [JSON_TYPE],
-      );
-      if (isBodyError(json))
-        return sendProblem(reply, problem(json.status, json.slug, json.detail));
+      if (jsonBodyOf(request, reply, [JSON_TYPE]) === undefined) return reply;
       const body = Buffer.from(request.body as Buffer);
       const created = await store.create(collection, body);
       cache.set(created.etag, body);

@@ -9,9 +9,10 @@ import {
 } from '@ifmatch/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DocKey, StoredDocument, StoredValidators } from '../../store/types.js';
-import { isBodyError, JSON_TYPE, PATCH_TYPES, readJsonBody } from '../body.js';
+import { JSON_TYPE, PATCH_TYPES } from '../body.js';
 import {
   conditionalsOf,
+  jsonBodyOf,
   type RouteContext,
   sendNotFound,
   sendNotModified,
@@ -28,7 +29,6 @@ import { documentSchemas } from '../schemas.js';
 import { DOCUMENT_URL, documentPath } from '../urls.js';
 
 export const DOCUMENT_METHODS = ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE'] as const;
-export const ACCEPT_PATCH = PATCH_TYPES.join(', ');
 
 type Failed = Extract<Evaluation, { status: 412 }>;
 type Refusal =
@@ -196,13 +196,7 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
     { schema: documentSchemas.put, config: { access: 'collection' } },
     async (request, reply) => {
       const key = keyOf(request);
-      const json = readJsonBody(
-        request.headers['content-type'],
-        request.body as Buffer | undefined,
-        [JSON_TYPE],
-      );
-      if (isBodyError(json))
-        return sendProblem(reply, problem(json.status, json.slug, json.detail));
+      if (jsonBodyOf(request, reply, [JSON_TYPE]) === undefined) return reply;
       const conditional = conditionalsOf(request);
       if (requirePrecondition(request, reply, conditional)) return reply;
       const prefer = returnPreference(request.headers.prefer);
@@ -227,16 +221,8 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
     { schema: documentSchemas.patch, config: { access: 'collection' } },
     async (request, reply) => {
       const key = keyOf(request);
-      const json = readJsonBody(
-        request.headers['content-type'],
-        request.body as Buffer | undefined,
-        PATCH_TYPES,
-      );
-      if (isBodyError(json)) {
-        // 415: say which patch formats are accepted (RFC 5789 3.1).
-        if (json.status === 415) reply.header('accept-patch', ACCEPT_PATCH);
-        return sendProblem(reply, problem(json.status, json.slug, json.detail));
-      }
+      const json = jsonBodyOf(request, reply, PATCH_TYPES);
+      if (json === undefined) return reply;
       const patch = preparePatch(json.type, json.value);
       if ('status' in patch)
         return sendProblem(reply, problem(patch.status, patch.slug, patch.detail));
