@@ -54,7 +54,7 @@ function indent(text) {
 /** Runs a command to completion, echoing it and (trimmed) its output. */
 function run(cmd, args, { cwd, quiet = false, env } = {}) {
   console.log(
-    `\n$ ${[cmd, ...args].map(shellQuote).join(' ')}${cwd && cwd !== app ? `   (in ${cwd})` : ''}`,
+    `\n$ ${[cmd.startsWith(`${app}/`) ? cmd.slice(app.length + 1) : cmd, ...args].map(shellQuote).join(' ')}${cwd && cwd !== app ? `   (in ${cwd})` : ''}`,
   );
   const result = spawnSync(cmd, args, {
     cwd: cwd ?? app,
