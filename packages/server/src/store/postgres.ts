@@ -7,7 +7,8 @@
 //
 // The parts, in postgres/: settings.ts (options, environment), pool.ts (the
 // pool, what its errors mean), migrations.ts (the schema), transactions.ts
-// (retries, COMMIT outcomes), queries.ts (the SQL).
+// (retries, COMMIT outcomes), queries.ts (the SQL), shared-lookups.ts (reads
+// that arrive together share one statement).
 
 import type pg from 'pg';
 import { collectionETag, documentETag } from './etag.js';
@@ -20,18 +21,20 @@ import {
   DELETE_DOC,
   type DocumentRow,
   INSERT_DOC,
+  type KeyedRow,
   LIST_PAGE,
   type ListRow,
   NEXT_VERSION,
   SELECT_COLLECTION,
-  SELECT_DOCUMENT,
+  SELECT_DOCUMENTS_MANY,
   SELECT_FOR_UPDATE,
-  SELECT_VALIDATORS,
+  SELECT_VALIDATORS_MANY,
   toValidators,
   UPDATE_DOC,
   type ValidatorRow,
 } from './postgres/queries.js';
 import { type PostgresStoreOptions, resolveSettings } from './postgres/settings.js';
+import { lookupKey, SharedLookups } from './postgres/shared-lookups.js';
 import {
   type AttemptState,
   commitLanded,
@@ -52,10 +55,32 @@ import {
 
 export type { PostgresStoreOptions } from './postgres/settings.js';
 
+/** What a statement was sent for: the label of `ifmatch_store_queries_total{op}`. */
+export type StoreOp = 'validators' | 'read' | 'write' | 'create' | 'list' | 'collection' | 'ready';
+
+/** Counts every statement sent on `client` (retries, BEGIN and COMMIT included). */
+function counting(client: pg.PoolClient, count: () => void): pg.PoolClient {
+  return new Proxy(client, {
+    get(target, property) {
+      if (property === 'query') {
+        return (...args: Parameters<pg.PoolClient['query']>) => {
+          count();
+          return (target.query as (...a: unknown[]) => unknown)(...args);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 export class PostgresStore implements DocumentStore {
   readonly kind = 'postgres';
   readonly #pool: pg.Pool;
   readonly #retryAfter: number;
+  readonly #queries = new Map<StoreOp, number>();
+  readonly #validators: SharedLookups<StoredValidators>;
+  readonly #documents: SharedLookups<StoredDocument>;
   #schema: Promise<void> | undefined;
   #closed = false;
 
@@ -63,6 +88,37 @@ export class PostgresStore implements DocumentStore {
     const settings = resolveSettings(options);
     this.#retryAfter = settings.retryAfterSeconds;
     this.#pool = createPool(url, settings);
+    this.#validators = new SharedLookups(
+      (keys) =>
+        this.#lookup<KeyedRow<ValidatorRow>, StoredValidators>(
+          'validators',
+          SELECT_VALIDATORS_MANY,
+          keys,
+          (row) => toValidators(row.etag, row.last_modified, row.size),
+        ),
+      settings.readsInFlight,
+    );
+    this.#documents = new SharedLookups(
+      (keys) =>
+        this.#lookup<KeyedRow<DocumentRow>, StoredDocument>(
+          'read',
+          SELECT_DOCUMENTS_MANY,
+          keys,
+          (row) => ({
+            ...toValidators(row.etag, row.last_modified, row.body.length),
+            body: row.body,
+          }),
+        ),
+      settings.readsInFlight,
+    );
+  }
+
+  /**
+   * Statements sent to the database so far, by what they were for (every
+   * attempt counts). /metrics exposes them as `ifmatch_store_queries_total{op}`.
+   */
+  queryCounts(): ReadonlyMap<string, number> {
+    return this.#queries;
   }
 
   /**
@@ -79,42 +135,57 @@ export class PostgresStore implements DocumentStore {
     return this.#schema;
   }
 
-  /** fn on a pooled connection, once the schema is there, with the retries of transactions.ts. */
-  async #withClient<T>(fn: (client: pg.PoolClient, state: AttemptState) => Promise<T>): Promise<T> {
+  /**
+   * fn on a pooled connection, once the schema is there, with the retries of
+   * transactions.ts; its statements are counted under `op`.
+   */
+  async #withClient<T>(
+    op: StoreOp,
+    fn: (client: pg.PoolClient, state: AttemptState) => Promise<T>,
+  ): Promise<T> {
     if (this.#closed) throw new StoreUnavailableError('the store is closed');
     try {
       await this.ensureSchema();
     } catch (error) {
       throw toStoreError(error, this.#retryAfter);
     }
-    return withRetries(this.#pool, this.#retryAfter, fn);
+    const count = () => this.#queries.set(op, (this.#queries.get(op) ?? 0) + 1);
+    return withRetries(this.#pool, this.#retryAfter, (client, state) =>
+      fn(counting(client, count), state),
+    );
   }
 
-  async validators(key: DocKey): Promise<StoredValidators | undefined> {
-    return this.#withClient(async (client) => {
-      const { rows } = await client.query<ValidatorRow>(SELECT_VALIDATORS, [
-        key.collection,
-        key.id,
-      ]);
-      const row = rows[0];
-      return row === undefined ? undefined : toValidators(row.etag, row.last_modified, row.size);
+  /** One statement answering many keys (shared-lookups.ts): found rows by lookupKey. */
+  #lookup<R extends KeyedRow<object>, V>(
+    op: StoreOp,
+    query: { name: string; text: string },
+    keys: DocKey[],
+    toValue: (row: R) => V,
+  ): Promise<Map<string, V>> {
+    return this.#withClient(op, async (client) => {
+      const { rows } = await client.query<R>({
+        ...query,
+        values: [keys.map((k) => k.collection), keys.map((k) => k.id)],
+      });
+      const found = new Map<string, V>();
+      for (const row of rows) found.set(lookupKey(row.collection, row.id), toValue(row));
+      return found;
     });
   }
 
-  async read(key: DocKey): Promise<StoredDocument | undefined> {
-    return this.#withClient(async (client) => {
-      const { rows } = await client.query<DocumentRow>(SELECT_DOCUMENT, [key.collection, key.id]);
-      const row = rows[0];
-      return row === undefined
-        ? undefined
-        : { ...toValidators(row.etag, row.last_modified, row.body.length), body: row.body };
-    });
+  /** Lookups that arrive together share one statement, sent after all of them arrived. */
+  validators(key: DocKey): Promise<StoredValidators | undefined> {
+    return this.#validators.get(key);
+  }
+
+  read(key: DocKey): Promise<StoredDocument | undefined> {
+    return this.#documents.get(key);
   }
 
   async write<R>(key: DocKey, decide: WriteDecider<R>): Promise<WriteOutcome<R>> {
     let committing: WriteOutcome<R> | undefined;
     try {
-      return await this.#withClient((client, state) =>
+      return await this.#withClient('write', (client, state) =>
         transaction(
           client,
           state,
@@ -183,7 +254,7 @@ export class PostgresStore implements DocumentStore {
   async create(collection: string, body: Buffer): Promise<{ id: string } & StoredValidators> {
     let committing: ({ id: string } & StoredValidators) | undefined;
     try {
-      return await this.#withClient((client, state) => {
+      return await this.#withClient('create', (client, state) => {
         const id = newId();
         return transaction(
           client,
@@ -221,7 +292,7 @@ export class PostgresStore implements DocumentStore {
 
   async list(collection: string, options: { after?: string; limit: number }): Promise<ListPage> {
     const limit = Math.max(0, Math.floor(options.limit));
-    return this.#withClient(async (client) => {
+    return this.#withClient('list', async (client) => {
       const { rows } = await client.query<ListRow>(LIST_PAGE, [
         collection,
         options.after ?? null,
@@ -236,7 +307,7 @@ export class PostgresStore implements DocumentStore {
   }
 
   async collectionValidators(collection: string): Promise<StoredValidators | undefined> {
-    return this.#withClient(async (client) => {
+    return this.#withClient('collection', async (client) => {
       const { rows } = await client.query<CollectionRow>(SELECT_COLLECTION, [collection]);
       const row = rows[0];
       if (row === undefined) return undefined;
@@ -248,7 +319,7 @@ export class PostgresStore implements DocumentStore {
   async ready(): Promise<boolean> {
     if (this.#closed) return false;
     try {
-      await this.#withClient(async (client) => client.query('SELECT 1'));
+      await this.#withClient('ready', async (client) => client.query('SELECT 1'));
       return true;
     } catch {
       return false;

@@ -6,11 +6,21 @@ import type { StoredValidators } from '../types.js';
 // with the same clock, so skewed hosts cannot disagree or go back in time.
 const NOW_MS = `(extract(epoch from clock_timestamp()) * 1000)::bigint`;
 
-export const SELECT_VALIDATORS =
-  'SELECT etag, last_modified, size FROM ifmatch_documents WHERE collection = $1 AND id = $2';
+// Many keys in one statement (shared-lookups.ts): $1 the collections, $2 the
+// ids, pairwise. COLLATE "C" as the columns, so the primary key is used.
+const KEYS = `unnest($1::text[], $2::text[]) AS k(collection, id)
+JOIN ifmatch_documents d ON d.collection = k.collection COLLATE "C" AND d.id = k.id COLLATE "C"`;
 
-export const SELECT_DOCUMENT =
-  'SELECT etag, last_modified, body FROM ifmatch_documents WHERE collection = $1 AND id = $2';
+/** Named: prepared once per connection, then only bound and run. */
+export const SELECT_VALIDATORS_MANY = {
+  name: 'ifmatch_validators_many',
+  text: `SELECT d.collection, d.id, d.etag, d.last_modified, d.size FROM ${KEYS}`,
+};
+
+export const SELECT_DOCUMENTS_MANY = {
+  name: 'ifmatch_documents_many',
+  text: `SELECT d.collection, d.id, d.etag, d.last_modified, d.body FROM ${KEYS}`,
+};
 
 // The row and a fresh version in one round trip. The LEFT JOIN yields one row
 // even when the document is absent; the lock is taken inside the CTE.
@@ -77,6 +87,8 @@ export interface DocumentRow {
   last_modified: string;
   body: Buffer;
 }
+/** A row of the *_MANY lookups: which key it answers, then its columns. */
+export type KeyedRow<R> = R & { collection: string; id: string };
 /** SELECT_FOR_UPDATE: the nulls are an absent document. */
 export interface CurrentRow {
   version: string;

@@ -11,6 +11,11 @@ export interface PostgresStoreOptions {
   connectionTimeoutMs?: number;
   /** Idle pooled connections are closed after this (default 30000 ms). */
   idleTimeoutMs?: number;
+  /**
+   * Read statements in flight at once (IFMATCH_PG_READS_IN_FLIGHT, default 2):
+   * lookups arriving meanwhile share the next statement (shared-lookups.ts).
+   */
+  readsInFlight?: number;
   /** Sent as Retry-After with the 503 (default 1 s). */
   retryAfterSeconds?: number;
   /** Background errors (a pooled connection lost while idle). Default: one line on stderr. */
@@ -27,6 +32,7 @@ export function resolveSettings(options: PostgresStoreOptions): PostgresSettings
     connectionTimeoutMs:
       options.connectionTimeoutMs ?? envNumber('IFMATCH_PG_CONNECT_TIMEOUT_MS') ?? 3000,
     idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
+    readsInFlight: options.readsInFlight ?? envNumber('IFMATCH_PG_READS_IN_FLIGHT') ?? 2,
     retryAfterSeconds: options.retryAfterSeconds ?? 1,
     onError:
       options.onError ??
