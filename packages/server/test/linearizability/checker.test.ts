@@ -51,6 +51,7 @@ describe('linearizability checker: hand-written histories', () => {
       op(1, 14, 15, D('"2"'), { status: 204 }),
       op(2, 16, 17, G, absent),
       op(2, 18, 19, D('"2"'), failed()),
+      op(2, 20, 21, D('"2"'), absent),
     ];
     expect(verdict(h)).toBe(true);
   });
@@ -97,6 +98,8 @@ describe('linearizability checker: hand-written histories', () => {
       op(2, 4, 5, G, get('"1"', 'a')),
     ];
     expect(verdict(h)).toBe(false);
+    // Nor may a DELETE find it absent before it was deleted.
+    expect(verdict([h[0]!, op(2, 2, 3, D('"9"'), absent)])).toBe(false);
   });
 
   it('rejects two winners on one If-Match, overlapping or not', () => {

@@ -149,6 +149,7 @@ function step(s: State, op: Operation, explains: Explains): State[] {
       return [];
     case 'delete':
       if (res.status === 204) return doc?.etag === req.ifMatch ? [{ doc: null, used: s.used }] : [];
+      if (res.status === 404) return doc === null ? same : [];
       if (res.status === 412) return doc?.etag !== req.ifMatch && failed(res.etag) ? same : [];
       return [];
   }

@@ -2,7 +2,7 @@
 
 import { type ServerProcess, startServer } from '../helpers/process.js';
 
-export type Instance = Pick<ServerProcess, 'url' | 'output' | 'stop'>;
+export type Instance = Pick<ServerProcess, 'url' | 'output' | 'stop' | 'kill'>;
 
 /**
  * Spawns `serve --port 0 --db <db>` and resolves with the URL it prints.
