@@ -105,7 +105,15 @@ async function main() {
     files.length === packages.length,
     `${packages.length} tarballs: ${packages.map(({ pkg }) => pkg.name).join(', ')}`,
   );
-  check(!/ifmatch-web-/.test(packed.output), 'the private @ifmatch/web is not packed');
+  check(!/ifmatch-web-/.test(packed.output), 'the private @ifmatch/web is not among them');
+  const web = spawnSync('npm', ['pack', '--dry-run', '-w', 'packages/web'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  check(
+    web.status !== 0,
+    `npm pack -w packages/web refuses (exit ${web.status}): it is never packed`,
+  );
 
   // 2. Install them like a user: the tarballs, the optional peers every adapter
   // subpath needs, TypeScript and Node's types for the type-check. No lockfile,
@@ -139,7 +147,8 @@ async function main() {
     `typescript@${rootPkg.devDependencies.typescript}`,
     `@types/node@${rootPkg.devDependencies['@types/node']}`,
   ];
-  const installed = run('npm', installArgs);
+  // JOBS: node-gyp compiles better-sqlite3's two translation units in parallel.
+  const installed = run('npm', installArgs, { env: { JOBS: 'max' } });
   const problems = installProblems(installed.output);
   check(
     problems.length === 0,
