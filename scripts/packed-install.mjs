@@ -12,7 +12,15 @@
 // Needs built dist/ folders (`npm run build`). Prints a transcript; exit 1 on
 // the first failed check. KEEP=1 keeps the temporary project.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +100,24 @@ let server;
 async function main() {
   console.log(`packed install: node ${process.version}, temporary project ${app}`);
   const packages = publicPackages();
+
+  // 0. No stale build output: tsc -b never deletes the output of a deleted
+  // source, and `files` would ship it.
+  const staleFiles = packages.flatMap(({ dir }) =>
+    readdirSync(join(ROOT, dir, 'dist'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.js'))
+      .filter(
+        (f) =>
+          !['.ts', '.tsx'].some((ext) =>
+            existsSync(join(ROOT, dir, 'src', f.replace(/\.js$/, ext))),
+          ),
+      )
+      .map((f) => `${dir}/dist/${f}`),
+  );
+  check(
+    staleFiles.length === 0,
+    `no stale files in dist/${staleFiles.length ? ` (rm -rf packages/*/dist && npm run build): ${staleFiles.join(', ')}` : ''}`,
+  );
 
   // 1. Pack, as `npm publish` would (prepack hooks included).
   const packed = run(
