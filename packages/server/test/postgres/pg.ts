@@ -165,7 +165,17 @@ export interface Outage {
   close(): Promise<void>;
 }
 
-export async function relayToPostgres(): Promise<Outage> {
+/**
+ * `latencyMs`: each chunk is delayed that long in each direction (in order), so
+ * concurrent transactions really overlap, as over a network.
+ */
+export async function relayToPostgres(options: { latencyMs?: number } = {}): Promise<Outage> {
+  const latency = options.latencyMs ?? 0;
+  const deliver = (to: Socket, chunk: Buffer) => {
+    if (latency <= 0) to.write(chunk);
+    // Timers of one duration fire in the order they were set: chunks stay in order.
+    else setTimeout(() => to.destroyed || to.write(chunk), latency);
+  };
   const target = new URL(ADMIN_URL);
   const targetPort = Number(target.port || 5432);
   const sockets = new Set<Socket>();
@@ -188,7 +198,7 @@ export async function relayToPostgres(): Promise<Outage> {
         let swallowAnswer = false;
         outbound.on('data', (chunk: Buffer) => {
           if (!swallowAnswer) {
-            inbound.write(chunk);
+            deliver(inbound, chunk);
             return;
           }
           // The database has answered the COMMIT (so it committed); the client never hears it.
@@ -210,7 +220,7 @@ export async function relayToPostgres(): Promise<Outage> {
             }
             return;
           }
-          outbound.write(chunk);
+          deliver(outbound, chunk);
         });
       });
       s.once('error', reject);

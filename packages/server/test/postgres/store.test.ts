@@ -36,8 +36,12 @@ await describePostgres('PostgreSQL store', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     // Several instances starting at once must not race into an error.
+    // A generous wait for a pooled connection: 200 writes queue on 4 connections
+    // (on a loaded machine that can exceed the 3 s default; not what is tested).
     const opened = await Promise.all(
-      Array.from({ length: 6 }, () => openPostgresStore(db.url, { poolSize: 4 })),
+      Array.from({ length: 6 }, () =>
+        openPostgresStore(db.url, { poolSize: 4, connectionTimeoutMs: 20_000 }),
+      ),
     );
     a = opened[0]!;
     b = opened[1]!;

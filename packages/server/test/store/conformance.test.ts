@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
-import { createTestDatabase, describePostgres, type TestDatabase } from '../postgres/pg.js';
+import {
+  createTestDatabase,
+  describePostgres,
+  type Outage,
+  relayToPostgres,
+  type TestDatabase,
+} from '../postgres/pg.js';
 import { storeConformance } from './conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ifmatch-conformance-'));
@@ -27,17 +33,24 @@ storeConformance({
   cleanup: async () => {},
 });
 
+// Through a relay adding 2 ms each way, so concurrent transactions overlap as
+// they do over a network (the races below then really race).
 let database: TestDatabase | undefined;
+let relay: Outage | undefined;
 await describePostgres('store conformance (PostgreSQL)', () => {
   storeConformance({
-    name: 'postgres',
+    name: 'postgres (2 ms each way)',
     async open() {
       database = await createTestDatabase();
-      return openPostgresStore(database.url, { poolSize: 8 });
+      relay = await relayToPostgres({ latencyMs: 2 });
+      return openPostgresStore(relay.url(database.name), { poolSize: 8 });
     },
     // A second pool on the same database: another server instance.
-    openSecond: async () => openPostgresStore(database!.url, { poolSize: 4 }),
+    openSecond: async () => openPostgresStore(relay!.url(database!.name), { poolSize: 4 }),
     retriesDecide: true,
-    cleanup: async () => database?.drop(),
+    async cleanup() {
+      await relay?.close();
+      await database?.drop();
+    },
   });
 });
