@@ -288,7 +288,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     );
   });
 
-  const metrics = new Metrics({ defaultMetrics: options.defaultMetrics ?? true });
+  const metrics = new Metrics({
+    defaultMetrics: options.defaultMetrics ?? true,
+    storeQueries: options.store.queryCounts?.bind(options.store),
+  });
   const ctx: RouteContext = {
     store: options.store,
     strict: options.strict ?? false,

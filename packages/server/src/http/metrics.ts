@@ -74,7 +74,13 @@ export class Metrics {
   readonly #byRoute = new Map<string, Map<string, Tally>>();
   #bytesNotSent = 0;
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  constructor(
+    options: {
+      defaultMetrics?: boolean;
+      /** The store's statements by operation (DocumentStore.queryCounts). */
+      storeQueries?: () => ReadonlyMap<string, number>;
+    } = {},
+  ) {
     const tallies = () => this.#tallies();
     const registers = [this.registry];
     new Counter({
@@ -127,6 +133,19 @@ export class Metrics {
         this.inc(bytes());
       },
     });
+    const storeQueries = options.storeQueries;
+    if (storeQueries) {
+      new Counter({
+        name: 'ifmatch_store_queries_total',
+        help: 'Statements sent to the database, by store operation (round trips)',
+        labelNames: ['op'] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const [op, n] of storeQueries()) this.inc({ op }, n);
+        },
+      });
+    }
     // A stand-in with prom-client's metric shape (see DurationHistogram).
     this.registry.registerMetric(new DurationHistogram(tallies) as unknown as Metric);
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

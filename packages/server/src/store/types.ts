@@ -113,6 +113,11 @@ export interface DocumentStore {
   collectionValidators(collection: string): Promise<StoredValidators | undefined>;
   /** Storage readiness for /healthz. */
   ready(): Promise<boolean>;
+  /**
+   * Optional: statements sent to a database so far, by operation (for
+   * /metrics, `ifmatch_store_queries_total{op}`). In-process stores omit it.
+   */
+  queryCounts?(): ReadonlyMap<string, number>;
   close(): Promise<void>;
 }
 

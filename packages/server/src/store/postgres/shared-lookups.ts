@@ -32,6 +32,7 @@ export class SharedLookups<V> {
   readonly #maxInFlight: number;
   #queued = new Map<string, Queued<V>>();
   #inFlight = 0;
+  #scheduled = false;
 
   /** At most `maxInFlight` statements at once; later lookups wait for the next. */
   constructor(query: LookupQuery<V>, maxInFlight: number) {
@@ -48,7 +49,20 @@ export class SharedLookups<V> {
         this.#queued.set(k, queued);
       }
       queued.waiters.push({ resolve, reject });
-      if (this.#inFlight < this.#maxInFlight) this.#issue();
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Issues once the I/O callbacks of this turn of the event loop have run, so
+   * the requests that arrived together (on different sockets) share it.
+   */
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight >= this.#maxInFlight) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (this.#queued.size > 0 && this.#inFlight < this.#maxInFlight) this.#issue();
     });
   }
 
@@ -79,7 +93,7 @@ export class SharedLookups<V> {
       )
       .finally(() => {
         this.#inFlight--;
-        if (this.#queued.size > 0 && this.#inFlight < this.#maxInFlight) this.#issue();
+        if (this.#queued.size > 0) this.#schedule();
       });
   }
 }
