@@ -33,7 +33,14 @@ export interface Operation {
 }
 
 export type Verdict =
-  | { linearizable: true; keys: number; operations: number; steps: number }
+  | {
+      linearizable: true;
+      keys: number;
+      operations: number;
+      /** ETags seen that only an unknown write can have produced. */
+      orphans: number;
+      steps: number;
+    }
   | {
       linearizable: false;
       key: string;
@@ -430,7 +437,7 @@ function checkKey(key: string, ops: Operation[], maxSteps: number): Verdict {
     state = frame.state;
     resume = { cand: frame.cand, choice: frame.choice + 1 };
   }
-  return { linearizable: true, keys: 1, operations: ops.length, steps };
+  return { linearizable: true, keys: 1, operations: ops.length, orphans: pre.orphans.size, steps };
 }
 
 /** A short human description of an operation, for verdicts. */
@@ -467,11 +474,13 @@ export function checkHistory(history: Operation[], { maxStepsPerKey = 2_000_000 
   }
   let steps = 0;
   let operations = 0;
+  let orphans = 0;
   for (const [key, ops] of byKey) {
     const verdict = checkKey(key, ops, maxStepsPerKey);
     if (verdict.linearizable !== true) return verdict;
     steps += verdict.steps;
     operations += ops.length;
+    orphans += verdict.orphans;
   }
-  return { linearizable: true, keys: byKey.size, operations, steps };
+  return { linearizable: true, keys: byKey.size, operations, orphans, steps };
 }

@@ -85,7 +85,7 @@ export function judge(
   let historyFile: string | undefined;
   let line: string;
   if (verdict.linearizable === true) {
-    line = `linearizable: ${scenario}: ${size}; checked in ${checkMs} ms`;
+    line = `linearizable: ${scenario}: ${size}; ${verdict.orphans} ETags seen only through unknown writes; checked in ${checkMs} ms`;
   } else {
     const dir = process.env.IFMATCH_LINEARIZABLE_OUT ?? join(tmpdir(), 'ifmatch-linearizability');
     mkdirSync(dir, { recursive: true });
