@@ -13,6 +13,7 @@
 import type pg from 'pg';
 import { collectionETag, documentETag } from './etag.js';
 import { newId } from './new-id.js';
+import { DocumentQueues, type Turn } from './postgres/document-queue.js';
 import { migrate } from './postgres/migrations.js';
 import { createPool, toStoreError } from './postgres/pool.js';
 import {
@@ -81,6 +82,7 @@ export class PostgresStore implements DocumentStore {
   readonly #queries = new Map<StoreOp, number>();
   readonly #validators: SharedLookups<StoredValidators>;
   readonly #documents: SharedLookups<StoredDocument>;
+  readonly #writeQueues = new DocumentQueues();
   #schema: Promise<void> | undefined;
   #closed = false;
 
@@ -182,35 +184,68 @@ export class PostgresStore implements DocumentStore {
     return this.#documents.get(key);
   }
 
-  async write<R>(key: DocKey, decide: WriteDecider<R>): Promise<WriteOutcome<R>> {
+  /**
+   * Writes to one document from this instance take turns (document-queue.ts);
+   * one that waited while the write ahead committed is refused off that state
+   * when its precondition fails there, without a round trip.
+   */
+  write<R>(key: DocKey, decide: WriteDecider<R>): Promise<WriteOutcome<R>> {
+    return this.#writeQueues.run(lookupKey(key.collection, key.id), async (turn) => {
+      const last = turn.last();
+      if (last !== undefined && turn.arrived <= last.at) {
+        const decision = decide(last.state);
+        if (decision.action === 'refuse') {
+          return { action: 'refuse', current: last.state, result: decision.result };
+        }
+      }
+      return this.#writeNow(key, decide, turn);
+    });
+  }
+
+  async #writeNow<R>(key: DocKey, decide: WriteDecider<R>, turn: Turn): Promise<WriteOutcome<R>> {
     let committing: WriteOutcome<R> | undefined;
+    let after: StoredDocument | undefined;
+    let commitAt = 0;
+    const landed = (outcome: WriteOutcome<R>) => {
+      if (outcome.action === 'put' || (outcome.action === 'delete' && outcome.previous)) {
+        turn.committed(after, commitAt);
+      }
+      return outcome;
+    };
     try {
-      return await this.#withClient('write', (client, state) =>
+      const outcome = await this.#withClient('write', (client, state) =>
         transaction(
           client,
           state,
-          () => this.#decideAndApply(client, key, decide),
+          () =>
+            this.#decideAndApply(client, key, decide, (state) => {
+              after = state;
+            }),
           (outcome) => {
             committing = outcome;
+            commitAt = turn.committing();
           },
         ),
       );
+      return landed(outcome);
     } catch (error) {
       const put = committing?.action === 'put' ? committing : undefined;
       if (
         put !== undefined &&
         (await commitLanded(error, put.doc.etag, () => this.validators(key)))
       ) {
-        return put;
+        return landed(put);
       }
       throw error;
     }
   }
 
+  /** `applied` receives the state the write leaves (undefined: deleted), before COMMIT. */
   async #decideAndApply<R>(
     client: pg.PoolClient,
     key: DocKey,
     decide: WriteDecider<R>,
+    applied: (state: StoredDocument | undefined) => void,
   ): Promise<WriteOutcome<R>> {
     const selected = await client.query<CurrentRow>(SELECT_FOR_UPDATE, [key.collection, key.id]);
     const row = selected.rows[0]!;
@@ -230,6 +265,7 @@ export class PostgresStore implements DocumentStore {
         return { action: 'delete', previous: undefined, result: decision.result };
       }
       await client.query(DELETE_DOC, params);
+      applied(undefined);
       return {
         action: 'delete',
         previous: toValidators(current.etag, current.lastModified, current.body.length),
@@ -243,12 +279,9 @@ export class PostgresStore implements DocumentStore {
     );
     const stamp = written.rows[0];
     if (stamp === undefined) throw new RetryTransaction('lost the create race');
-    return {
-      action: 'put',
-      created: current === undefined,
-      doc: toValidators(etag, stamp.last_modified, decision.body.length),
-      result: decision.result,
-    };
+    const doc = toValidators(etag, stamp.last_modified, decision.body.length);
+    applied({ ...doc, body: decision.body });
+    return { action: 'put', created: current === undefined, doc, result: decision.result };
   }
 
   async create(collection: string, body: Buffer): Promise<{ id: string } & StoredValidators> {
