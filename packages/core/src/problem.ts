@@ -11,8 +11,13 @@ export interface Problem {
 
 export const PRECONDITION_FAILED_TYPE = 'https://ifmatch.dev/problems/precondition-failed';
 export const PRECONDITION_REQUIRED_TYPE = 'https://ifmatch.dev/problems/precondition-required';
+export const NOT_FOUND_TYPE = 'https://ifmatch.dev/problems/not-found';
+export const STORE_UNAVAILABLE_TYPE = 'https://ifmatch.dev/problems/store-unavailable';
 
-type Failed = Extract<Evaluation, { status: 412 }>;
+type Failed = Extract<Evaluation, { status: 412 }> & {
+  /** false: If-None-Match listed tags (not "*"); the default wording is the create-only one. */
+  anyTag?: boolean;
+};
 
 function failedDetail(e: Failed): string {
   if (e.malformed) {
@@ -24,7 +29,9 @@ function failedDetail(e: Failed): string {
     case 'If-Unmodified-Since':
       return 'The resource was modified after the If-Unmodified-Since date. Fetch it again and retry.';
     case 'If-None-Match':
-      return 'If-None-Match matched: the resource already exists in that state (with "*": it exists), so the request was not applied.';
+      return e.anyTag === false
+        ? 'The resource is in a state If-None-Match lists, so the request was not applied.'
+        : 'The resource already exists (If-None-Match: *), so it was not created.';
   }
 }
 
@@ -54,5 +61,32 @@ export function preconditionRequiredProblem(method: string): Problem {
     status: 428,
     detail,
     requiredHeaders: method === 'PUT' ? ['If-Match', 'If-None-Match'] : ['If-Match'],
+  };
+}
+
+/** A 404 for a write whose target was deleted before the write could commit. */
+export function notFoundProblem(): Problem {
+  return {
+    type: NOT_FOUND_TYPE,
+    title: 'Not Found',
+    status: 404,
+    detail: 'The resource does not exist (it was deleted before this request could be applied).',
+  };
+}
+
+/**
+ * A 503 for a write the store failed: `outcome` tells a client whether it may
+ * simply retry (`not-applied`) or must re-read first (`unknown`).
+ */
+export function storeUnavailableProblem(outcome: 'not-applied' | 'unknown'): Problem {
+  return {
+    type: STORE_UNAVAILABLE_TYPE,
+    title: 'Service Unavailable',
+    status: 503,
+    detail:
+      outcome === 'unknown'
+        ? 'The store became unreachable during the write: it may or may not have been applied. Read the resource again before retrying.'
+        : 'The store is unavailable; the write was not applied. Retry after the Retry-After delay.',
+    outcome,
   };
 }

@@ -1,5 +1,6 @@
-import { formatHttpDate, parseHttpDate, toWholeSeconds } from '@ifmatch/core';
+import { formatHttpDate, parseHttpDate } from '@ifmatch/core';
 import { describe, expect, it } from 'vitest';
+import { toWholeSeconds } from '../src/http-date.js';
 
 const T = Date.UTC(1994, 10, 6, 8, 49, 37); // Sun, 06 Nov 1994 08:49:37 GMT
 const NOW = Date.UTC(2026, 0, 1);

@@ -137,3 +137,22 @@ describe('problems (RFC 9457)', () => {
     expect(del.detail).not.toContain('If-None-Match');
   });
 });
+
+describe('create-only conflict wording', () => {
+  it('If-None-Match: * reads plainly, a tag list is named as such', () => {
+    const star = preconditionFailedProblem(
+      { status: 412, precondition: 'If-None-Match', malformed: false },
+      '"v1"',
+    );
+    expect(star.detail).toBe(
+      'The resource already exists (If-None-Match: *), so it was not created.',
+    );
+    const tags = preconditionFailedProblem({
+      status: 412,
+      precondition: 'If-None-Match',
+      malformed: false,
+      anyTag: false,
+    });
+    expect(tags.detail).toContain('If-None-Match lists');
+  });
+});

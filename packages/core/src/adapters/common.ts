@@ -6,19 +6,34 @@ import {
   type Evaluation,
   evaluatePreconditions,
   formatHttpDate,
+  type InProcessLock,
   isNotModifiedHeader,
+  notFoundProblem,
   notModifiedHeaders,
   type Problem,
+  parseEntityTagList,
   parseHttpDate,
   preconditionFailedProblem,
   preconditionRequired,
   preconditionRequiredProblem,
+  StoreUnavailableError,
+  storeUnavailableProblem,
+  unconditionalWrite,
   type Validators,
+  type WriteCondition,
+  WriteConflictError,
+  writeCondition,
 } from '../index.js';
 
-export interface PreconditionOptions {
+export interface PreconditionOptions<R = unknown> {
   /** Answer 428 to a PUT/PATCH/DELETE that has neither If-Match nor If-None-Match (RFC 6585). */
   strict?: boolean;
+  /**
+   * For a store that cannot compare-and-set: hold `lock` for `key(request)`
+   * around the check and the handler of every write. ONE PROCESS ONLY: another
+   * process or instance is not excluded. A binding's conditional write needs no lock.
+   */
+  inProcessLock?: { lock: InProcessLock; key: (request: R) => string };
 }
 
 /**
@@ -34,13 +49,24 @@ export interface IfMatchState {
   validators: Validators;
   /** `undefined` when not evaluated: the target is absent and the method is not PUT (13.2.1). */
   evaluation: Evaluation | undefined;
+  /**
+   * What the store must still hold when it commits this write: pass it to the
+   * binding's write (or map it onto your own single conditional statement) and
+   * throw WriteConflictError when the store says it no longer held. On GET/HEAD: `none`.
+   */
+  condition: WriteCondition;
 }
 
 export type Decision =
   | { action: 'skip' }
   | { action: 'proceed'; state: IfMatchState; headers: Array<[string, string]> }
   | { action: 'not-modified'; headers: Array<[string, string]> }
-  | { action: 'problem'; status: 412 | 428; problem: Problem; headers: Array<[string, string]> };
+  | {
+      action: 'problem';
+      status: 404 | 412 | 428 | 503;
+      problem: Problem;
+      headers: Array<[string, string]>;
+    };
 
 const SAFE = new Set(['GET', 'HEAD']);
 
@@ -86,14 +112,19 @@ export function decide(
   method: string,
   conditional: ConditionalHeaders,
   validators: Validators | undefined,
-  options: PreconditionOptions = {},
+  options: { strict?: boolean | undefined } = {},
 ): Decision {
   if (validators === undefined) return { action: 'skip' };
   const m = method; // methods are case-sensitive (RFC 9110 9.1), as in core
   // 13.2.1: an absent target's unconditional answer is the handler's 404; only a
   // PUT (which would create) has its preconditions evaluated.
   if (!validators.exists && m !== 'PUT') {
-    return { action: 'proceed', state: { validators, evaluation: undefined }, headers: [] };
+    const state = {
+      validators,
+      evaluation: undefined,
+      condition: writeCondition({}, validators, undefined),
+    };
+    return { action: 'proceed', state, headers: [] };
   }
   if (options.strict && preconditionRequired(m, conditional)) {
     return {
@@ -107,22 +138,94 @@ export function decide(
   if (evaluation.status === 304) {
     return { action: 'not-modified', headers: notModifiedValidatorHeaders(validators) };
   }
-  if (evaluation.status === 412) {
-    const etag = validators.exists ? validators.etag : undefined;
-    return {
-      action: 'problem',
-      status: 412,
-      problem: preconditionFailedProblem(evaluation, etag),
-      headers: etag === undefined ? [] : [['ETag', etag]],
-    };
-  }
+  if (evaluation.status === 412) return failed(evaluation, conditional, validators);
   // A write's response carries the validators of the state it produced, which
   // only the handler knows; a read's are the current ones.
+  const safe = SAFE.has(m);
+  const condition = safe
+    ? unconditionalWrite()
+    : writeCondition(conditional, validators, evaluation);
   return {
     action: 'proceed',
-    state: { validators, evaluation },
-    headers: SAFE.has(m) ? validatorHeaders(validators) : [],
+    state: { validators, evaluation, condition },
+    headers: safe ? validatorHeaders(validators) : [],
   };
+}
+
+function failed(
+  evaluation: Evaluation & { status: 412 },
+  conditional: ConditionalHeaders,
+  validators: Validators,
+): Decision {
+  const etag = validators.exists ? validators.etag : undefined;
+  const anyTag =
+    evaluation.precondition === 'If-None-Match'
+      ? parseEntityTagList(conditional.ifNoneMatch)?.type === 'any'
+      : undefined;
+  return {
+    action: 'problem',
+    status: 412,
+    problem: preconditionFailedProblem({ ...evaluation, anyTag }, etag),
+    headers: etag === undefined ? [] : [['ETag', etag]],
+  };
+}
+
+/**
+ * The answer to an error thrown by a write handler, or `undefined` when the
+ * error is not ours (the framework handles it). A WriteConflictError is
+ * answered as the pre-check would have been against the state the store holds
+ * now (`revalidate` re-reads it): 412 with the current ETag, or 404 when the
+ * target is gone (RFC 9110 13.2.1). A StoreUnavailableError is a 503 with Retry-After.
+ */
+export async function decideWriteFailure(
+  method: string,
+  conditional: ConditionalHeaders,
+  error: unknown,
+  revalidate: () => Validators | undefined | Promise<Validators | undefined>,
+): Promise<Decision | undefined> {
+  if (error instanceof StoreUnavailableError) return unavailable(error.outcome, error.retryAfter);
+  if (!(error instanceof WriteConflictError)) return undefined;
+  let current: Validators;
+  try {
+    current = (await revalidate()) ?? { exists: false };
+  } catch {
+    return unavailable('not-applied', 1); // the write did not happen; the re-read failed
+  }
+  if (!current.exists && method !== 'PUT') {
+    return { action: 'problem', status: 404, problem: notFoundProblem(), headers: [] };
+  }
+  const again = evaluatePreconditions(method, conditional, current);
+  if (again.status === 412) return failed(again, conditional, current);
+  // The check passes again (the state went back, or the store changed between
+  // the commit and this read): still a conflict, answered with the state now.
+  const precondition =
+    conditional.ifMatch !== undefined
+      ? 'If-Match'
+      : conditional.ifNoneMatch !== undefined
+        ? 'If-None-Match'
+        : 'If-Unmodified-Since';
+  return failed({ status: 412, precondition, malformed: false }, conditional, current);
+}
+
+function unavailable(outcome: 'not-applied' | 'unknown', retryAfter: number): Decision {
+  return {
+    action: 'problem',
+    status: 503,
+    problem: storeUnavailableProblem(outcome),
+    headers: [['Retry-After', String(retryAfter)]],
+  };
+}
+
+/** Run `fn` under the in-process lock for writes when one is configured. */
+export function underLock<R, T>(
+  method: string,
+  request: R,
+  options: PreconditionOptions<R> | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const lock = options?.inProcessLock;
+  if (lock === undefined || SAFE.has(method)) return fn();
+  return lock.lock.run(lock.key(request), fn);
 }
 
 /**

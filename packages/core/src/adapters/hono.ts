@@ -2,16 +2,18 @@
 // lines with ", ": fine for entity-tag lists, and a doubled date becomes invalid
 // (ignored), which is what RFC 9110 wants too.
 import type { Context, MiddlewareHandler } from 'hono';
-import { conditionalHeaders } from '../index.js';
+import { conditionalHeaders, WriteConflictError } from '../index.js';
 import {
   type Decision,
   decide,
   decideByBody,
+  decideWriteFailure,
   type IfMatchState,
   notModifiedFrom,
   PROBLEM_TYPE,
   type PreconditionOptions,
   problemBody,
+  underLock,
   type ValidatorsFn,
 } from './common.js';
 
@@ -43,35 +45,55 @@ function replaceResponse(c: Context, res: Response): void {
 /**
  * Validator-first middleware: answers 304/412/428 itself, otherwise sets
  * ETag/Last-Modified (GET/HEAD), `c.set('ifmatch', state)` and runs the handler.
+ * A WriteConflictError the handler throws becomes 412 with the current ETag (or
+ * 404), a StoreUnavailableError 503 with Retry-After (read from `c.error`).
  */
 export function preconditions(
   validatorsFn: ValidatorsFn<Context>,
-  options?: PreconditionOptions,
+  options?: PreconditionOptions<Context>,
 ): MiddlewareHandler<IfMatchEnv> {
-  return async (c, next) => {
-    const validators = await validatorsFn(c);
-    const decision = decide(
-      c.req.method,
-      conditionalHeaders(c.req.raw.headers),
-      validators,
-      options,
-    );
-    if (decision.action === 'proceed') {
+  return (c, next) =>
+    underLock(c.req.method, c, options, async () => {
+      const conditional = conditionalHeaders(c.req.raw.headers);
+      let validators: Awaited<ReturnType<typeof validatorsFn>>;
+      try {
+        validators = await validatorsFn(c);
+      } catch (error) {
+        // A store that fails while validators() reads it: 503, like a failed write.
+        const failure = await decideWriteFailure(c.req.method, conditional, error, () => undefined);
+        if (failure === undefined || error instanceof WriteConflictError) throw error;
+        const res = answerResponse(c.res.headers, failure)!;
+        replaceResponse(c, res);
+        return res;
+      }
+      const decision = decide(c.req.method, conditional, validators, options);
+      if (decision.action === 'skip') {
+        await next();
+        return;
+      }
+      if (decision.action !== 'proceed') {
+        const res = answerResponse(c.res.headers, decision)!;
+        replaceResponse(c, res);
+        return res;
+      }
       c.set('ifmatch', decision.state);
       // On c.res (not prepared headers) so they survive a handler returning a raw Response.
       for (const [name, value] of decision.headers) c.res.headers.set(name, value);
       await next();
-      return;
-    }
-    if (decision.action === 'skip') {
-      await next();
-      return;
-    }
-    const res = answerResponse(c.res.headers, decision)!;
-    replaceResponse(c, res);
-    return res;
-  };
+      if (c.error === undefined) return;
+      const failure = await decideWriteFailure(c.req.method, conditional, c.error, () =>
+        validatorsFn(c),
+      );
+      if (failure === undefined) return;
+      c.error = undefined;
+      const headers = new Headers(c.res.headers);
+      for (const name of WRITE_FIELDS) headers.delete(name);
+      replaceResponse(c, answerResponse(headers, failure)!);
+    });
 }
+
+// What a handler may have set for a success, or Hono's error response carries.
+const WRITE_FIELDS = ['etag', 'last-modified', 'location', 'content-location', 'content-type'];
 
 /**
  * Body-hash middleware: after the handler, a strong ETag from the response bytes

@@ -1,23 +1,17 @@
 // node:http adapter. Reads `req.headersDistinct` so repeated If-Match lines stay
 // a list and a duplicated date line is seen as invalid (RFC 9110 5.3).
 import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { conditionalHeaders, type Validators } from '../index.js';
+import { decideByBody, type PreconditionOptions, type ValidatorsFn } from './common.js';
 import {
-  type Decision,
-  decide,
-  decideByBody,
-  type IfMatchState,
-  keepNotModifiedFields,
-  PROBLEM_TYPE,
-  type PreconditionOptions,
-  problemBody,
-  type ValidatorsFn,
-} from './common.js';
+  applyDecision,
+  BODY_FIELDS,
+  type PreconditionHandler,
+  requestConditionals,
+  runWithPreconditions,
+} from './node-response.js';
 
 export type { IfMatchState, PreconditionOptions, ValidatorsFn } from './common.js';
-
-// Fields that describe a body; a 304 has none (RFC 9110 15.4.5, 8.6).
-const BODY_FIELDS = ['content-type', 'content-length', 'transfer-encoding'];
+export type { PreconditionHandler } from './node-response.js';
 
 /**
  * Make `res` drop body-describing fields if it is written as a 304, whoever adds
@@ -55,92 +49,28 @@ export class BareNotModifiedResponse<
   }
 }
 
-function requestConditionals(req: IncomingMessage) {
-  return conditionalHeaders(req.headersDistinct);
-}
-
-function sendNotModified(res: ServerResponse, fields: ReadonlyArray<[string, string]>): void {
-  keepNotModifiedFields(
-    {
-      names: () => res.getHeaderNames(),
-      set: (name, value) => res.setHeader(name, value),
-      remove: (name) => res.removeHeader(name),
-    },
-    fields,
-  );
-  res.statusCode = 304;
-  res.end();
-}
-
-/** Write a decision's answer to `res`; true = answered (304/412/428). */
-export function applyDecision(res: ServerResponse, decision: Decision): boolean {
-  switch (decision.action) {
-    case 'skip':
-      return false;
-    case 'proceed':
-      for (const [name, value] of decision.headers) res.setHeader(name, value);
-      return false;
-    case 'not-modified':
-      sendNotModified(res, decision.headers);
-      return true;
-    case 'problem': {
-      const body = problemBody(decision.problem);
-      for (const [name, value] of decision.headers) res.setHeader(name, value);
-      res.statusCode = decision.status;
-      res.setHeader('Content-Type', PROBLEM_TYPE);
-      res.setHeader('Content-Length', Buffer.byteLength(body));
-      res.end(isHead(res) ? undefined : body);
-      return true;
-    }
-  }
-}
-
-function isHead(res: ServerResponse): boolean {
-  return res.req?.method === 'HEAD';
-}
-
 /**
- * Evaluate the request's preconditions against `validators`. Answers 304, 412 or
- * 428 itself; otherwise sets ETag/Last-Modified (GET/HEAD) and returns the state
- * for the handler. `answered: true` = stop, the response is sent.
+ * A request listener: look up `validators(req)`, answer 304/412/428 itself or
+ * run `handler` with the state (its `condition` is what the store must still
+ * hold at commit). A WriteConflictError thrown by the handler is answered 412
+ * with the current ETag (or 404), a StoreUnavailableError 503 with Retry-After.
+ * Other errors: a 500 (no body) unless headers were sent, then the socket is closed.
  */
-export function preconditions(
-  req: IncomingMessage,
-  res: ServerResponse,
-  validators: Validators | undefined,
-  options?: PreconditionOptions,
-): { answered: boolean; state: IfMatchState | undefined } {
-  const decision = decide(req.method ?? 'GET', requestConditionals(req), validators, options);
-  const answered = applyDecision(res, decision);
-  return { answered, state: decision.action === 'proceed' ? decision.state : undefined };
-}
-
-/** true = a 304/412/428 was sent: the handler must not run. */
-export function checkPreconditions(
-  req: IncomingMessage,
-  res: ServerResponse,
-  validators: Validators | undefined,
-  options?: PreconditionOptions,
-): boolean {
-  return preconditions(req, res, validators, options).answered;
-}
-
-export type PreconditionHandler = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  state: IfMatchState | undefined,
-) => void | Promise<void>;
-
-/** Wrap a request listener: look up validators, evaluate, run `handler` only when it should. */
-export function withPreconditions(
-  validatorsFn: ValidatorsFn<IncomingMessage>,
-  handler: PreconditionHandler,
-  options?: PreconditionOptions,
-): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  return async (req, res) => {
-    const { answered, state } = preconditions(req, res, await validatorsFn(req), options);
-    if (!answered) await handler(req, res, state);
-  };
+export function preconditions<Req extends IncomingMessage = IncomingMessage>(
+  validators: ValidatorsFn<Req>,
+  handler: PreconditionHandler<Req, ServerResponse>,
+  options?: PreconditionOptions<Req>,
+): (req: Req, res: ServerResponse) => Promise<void> {
+  return (req, res) =>
+    runWithPreconditions(req, res, validators, handler, options, (error) => {
+      if (res.headersSent) {
+        res.destroy(error instanceof Error ? error : undefined);
+        return;
+      }
+      console.error(error);
+      res.statusCode = 500;
+      res.end();
+    });
 }
 
 /**

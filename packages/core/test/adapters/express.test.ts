@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { bodyETag, preconditions } from '@ifmatch/core/express';
-import express, { type Express } from 'express';
+import express, { type Express, type Request, type Response } from 'express';
 import { describe, expect, it } from 'vitest';
 import { adapterSuite, Fixture, type Running, raw } from './suite.js';
 
@@ -36,28 +36,33 @@ function startExpress(fixture: Fixture, { strict }: { strict: boolean }): Promis
     }
     next();
   });
-  const doc = preconditions((req) => fixture.validators(String(req.params['id'])), { strict });
-  app.all('/doc/:id', doc, (req, res) => {
-    fixture.calls++;
-    const id = String(req.params['id']);
-    if (req.method === 'PUT') {
-      const { status, etag } = fixture.put(id, String(req.body));
-      res.status(status).set('etag', etag).end();
-      return;
-    }
-    const current = fixture.docs.get(id);
-    if (current === undefined) {
-      res.status(404).type('text/plain').send('not found');
-      return;
-    }
-    if (req.method === 'DELETE') {
-      fixture.docs.delete(id);
-      res.status(204).end();
-      return;
-    }
-    res.set('x-seen-etag', res.locals['ifmatch']?.validators.etag);
-    res.type('application/json').send(current.body);
-  });
+  const validators = (req: Request) => fixture.validators(String(req.params['id']));
+  const doc = preconditions<Request, Response>(
+    validators,
+    (req, res, state) => {
+      fixture.calls++;
+      const id = String(req.params['id']);
+      if (req.method === 'PUT') {
+        const { status, etag } = fixture.put(id, String(req.body));
+        res.status(status).set('etag', etag).end();
+        return;
+      }
+      const current = fixture.docs.get(id);
+      if (current === undefined) {
+        res.status(404).type('text/plain').send('not found');
+        return;
+      }
+      if (req.method === 'DELETE') {
+        fixture.docs.delete(id);
+        res.status(204).end();
+        return;
+      }
+      res.set('x-seen-etag', state?.validators.etag);
+      res.type('application/json').send(current.body);
+    },
+    { strict },
+  );
+  app.all('/doc/:id', doc);
 
   app.use('/hash', bodyETag());
   app.get('/hash/plain', (_req, res) => {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkPreconditions, sendWithETag, withPreconditions } from '@ifmatch/core/node';
+import { preconditions, sendWithETag } from '@ifmatch/core/node';
 import { describe, expect, it } from 'vitest';
 import { adapterSuite, type Fixture, type Running, raw } from './suite.js';
 
@@ -28,7 +28,7 @@ function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): P
 }
 
 function startNode(fixture: Fixture, { strict }: { strict: boolean }): Promise<Running> {
-  const doc = withPreconditions(
+  const doc = preconditions(
     (req) => fixture.validators(new URL(req.url!, 'http://x').pathname.slice('/doc/'.length)),
     async (req, res, state) => {
       fixture.calls++;
@@ -73,14 +73,17 @@ function startNode(fixture: Fixture, { strict }: { strict: boolean }): Promise<R
 adapterSuite('node:http', startNode);
 
 describe('node:http specifics', () => {
-  it('checkPreconditions: duplicate If-Modified-Since lines are invalid, so ignored', async () => {
+  it('duplicate If-Modified-Since lines are invalid, so ignored', async () => {
     let handled = 0;
-    const app = await listen((req, res) => {
-      const v = { exists: true, etag: '"e"', lastModified: Date.UTC(2024, 0, 1) };
-      if (checkPreconditions(req, res, v)) return;
-      handled++;
-      res.end('body');
-    });
+    const v = { exists: true, etag: '"e"', lastModified: Date.UTC(2024, 0, 1) };
+    const route = preconditions(
+      () => v,
+      (_req, res) => {
+        handled++;
+        res.end('body');
+      },
+    );
+    const app = await listen((req, res) => void route(req, res));
     try {
       const date = 'If-Modified-Since: Mon, 01 Jan 2024 00:00:00 GMT';
       expect((await raw(app.url, 'GET', '/', [date])).status).toBe(304);
@@ -95,10 +98,14 @@ describe('node:http specifics', () => {
   });
 
   it('validators undefined skips: no ETag set, handler runs even with If-Match', async () => {
-    const app = await listen((req, res) => {
-      if (checkPreconditions(req, res, undefined, { strict: true })) return;
-      res.end('ran');
-    });
+    const route = preconditions(
+      () => undefined,
+      (_req, res, state) => {
+        res.end(state === undefined ? 'ran' : 'state?');
+      },
+      { strict: true },
+    );
+    const app = await listen((req, res) => void route(req, res));
     try {
       const r = await raw(app.url, 'DELETE', '/', ['If-Match: "nope"']);
       expect(r.status).toBe(200);
