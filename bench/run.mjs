@@ -111,7 +111,8 @@ async function main() {
   let port = Number(args['port-base']);
   for (const target of targets) {
     try {
-      const r = await startTarget(target, port++, docs, pg);
+      const r = await startTarget(target, port, docs, pg);
+      port += target.instances ?? 1;
       running.push(r);
       results.targets.push({ name: target.name, label: target.label, port: r.port, ...r.info });
       log(`started ${target.name} on ${r.port}`);
@@ -138,7 +139,8 @@ async function main() {
         const headers = {};
         if (section.path === '304') headers['If-None-Match'] = etag;
         if (section.path === 'gzip') headers['Accept-Encoding'] = 'gzip';
-        plan.push({ section, r, url, headers });
+        const urls = (r.bases ?? [r.base]).map((b) => b + urlPath(r.target, section.size));
+        plan.push({ section, r, url, urls, headers });
         section.entries[r.target.name] = { reps: [] };
         if (section.path === '304') {
           const w = await wire304('127.0.0.1', r.port, urlPath(r.target, section.size), etag);
@@ -159,8 +161,48 @@ async function main() {
     connections: config.connections,
     threads: config.threads,
   });
+  // Several instances: the connections split evenly between them (round-robin by
+  // connection), one load process each, run at once; their counts add up.
+  const loadAll = async (p, seconds) => {
+    if (p.urls.length === 1) return load(config.tool, opts(p, seconds));
+    const per = Math.max(1, Math.round(config.connections / p.urls.length));
+    const parts = await Promise.all(
+      p.urls.map((url) =>
+        load(config.tool, { ...opts(p, seconds), url, connections: per, threads: 1 }),
+      ),
+    );
+    const sum = (k) => parts.reduce((a, m) => a + m[k], 0);
+    return {
+      rps: sum('rps'),
+      total: sum('total'),
+      bad: sum('bad'),
+      errors: sum('errors'),
+      p50: Math.max(...parts.map((m) => m.p50)),
+      p99: Math.max(...parts.map((m) => m.p99)),
+    };
+  };
+  // Statements the PostgreSQL store sent per request of a run, from /metrics
+  // (ifmatch_store_queries_total): the database round trips a request cost.
+  const storeQueries = async (r) => {
+    let n = 0;
+    for (const base of r.bases ?? [r.base]) {
+      const text = await fetch(`${base}/metrics`).then((res) => res.text());
+      for (const m of text.matchAll(
+        /^ifmatch_store_queries_total\{op="(validators|read)"\} (\d+)/gm,
+      ))
+        n += Number(m[2]);
+    }
+    return n;
+  };
+  const measure = async (p, seconds) => {
+    if (p.r.target.ifmatch !== 'postgres') return loadAll(p, seconds);
+    const before = await storeQueries(p.r);
+    const m = await loadAll(p, seconds);
+    const queries = (await storeQueries(p.r)) - before;
+    return { ...m, queries, queriesPerRequest: queries / m.total };
+  };
   log(`warm-up: ${plan.length} runs`);
-  for (const p of plan) await load(config.tool, opts(p, config.warmup));
+  for (const p of plan) await loadAll(p, config.warmup);
 
   for (let rep = 0; rep < config.reps; rep++) {
     for (const section of results.sections) {
@@ -168,10 +210,10 @@ async function main() {
       // Rotate the order each repetition so no target always runs first or last.
       const order = turn.map((_, i) => turn[(i + rep) % turn.length]);
       for (const p of order) {
-        const m = await load(config.tool, opts(p, config.seconds));
+        const m = await measure(p, config.seconds);
         section.entries[p.r.target.name].reps[rep] = m;
         log(
-          `rep ${rep + 1}/${config.reps} ${section.size}/${section.path} ${p.r.target.name}: ${Math.round(m.rps)} req/s`,
+          `rep ${rep + 1}/${config.reps} ${section.size}/${section.path} ${p.r.target.name}: ${Math.round(m.rps)} req/s${m.queriesPerRequest === undefined ? '' : `, ${m.queriesPerRequest.toFixed(3)} queries/request`}`,
         );
       }
     }
@@ -181,7 +223,7 @@ async function main() {
   if (config.contention) {
     // Repeated like the load runs, writer counts taking turns; the report takes medians.
     for (let rep = 0; rep < config.reps; rep++) {
-      for (const r of running.filter((x) => x.target.ifmatch)) {
+      for (const r of running.filter((x) => x.target.ifmatch && !x.target.instances)) {
         for (const writers of [1, 4, 16]) {
           try {
             const c = await runContention(

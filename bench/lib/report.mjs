@@ -48,6 +48,15 @@ export function summarize(section) {
       p99: median(reps.map((r) => r?.p99)),
       bad: reps.reduce((a, r) => a + (r?.bad ?? 0) + (r?.errors ?? 0), 0),
       reps: reps.map((r) => r?.rps),
+      // PostgreSQL targets: statements sent per request (database round trips).
+      queriesPerRequest: median(reps.map((r) => r?.queriesPerRequest)),
+      // Per repetition, req/s over the same repetition's ifmatch-sqlite (same path, same size).
+      toSqlite: median(
+        reps.map((r, i) => {
+          const s = section.entries['ifmatch-sqlite']?.reps[i];
+          return r && s ? r.rps / s.rps : Number.NaN;
+        }),
+      ),
     };
   }
   return out;
@@ -184,6 +193,25 @@ function computeGoals(results, summaries) {
       ok ? c16.commitsPerSecond / c1.commitsPerSecond >= 0.8 && lost === 0 : undefined,
     );
   }
+  if (present.includes('ifmatch-postgres') && present.includes('ifmatch-sqlite')) {
+    for (const path of ['304', '200']) {
+      const r = sizes.map((s) => [s, get(s, path)['ifmatch-postgres']?.toSqlite]);
+      add(
+        `ifmatch-postgres: ${path} path >= 0.8x ifmatch-sqlite at every size (same repetition)`,
+        r.map(([s, x]) => `${SIZE_LABEL[s]} ${ratio(x)}`).join(', '),
+        r.every(([, x]) => Number.isFinite(x)) ? r.every(([, x]) => x >= 0.8) : undefined,
+      );
+    }
+  }
+  for (const t of ['ifmatch-postgres', 'ifmatch-postgres-x2']) {
+    const q = sizes.map((s) => [s, get(s, '304')[t]?.queriesPerRequest]);
+    if (!q.some(([, x]) => Number.isFinite(x))) continue;
+    add(
+      `${t}: database round trips per 304 well under one (< 0.5)`,
+      q.map(([s, x]) => `${SIZE_LABEL[s]} ${fmt(x, 3)}`).join(', '),
+      q.every(([, x]) => Number.isFinite(x)) ? q.every(([, x]) => x < 0.5) : undefined,
+    );
+  }
   const c = results.client;
   add(
     'client: a 304 answered from the cache costs no JSON parse',
@@ -269,6 +297,26 @@ export function writeReport(file, results) {
     }
     for (const [n, why] of Object.entries(s.excluded))
       L.push(`| ${label(n)} | excluded: ${why} | | | | | |`);
+  }
+
+  const several = summaries.filter((s) => s.path === '304' && s.sum['ifmatch-postgres-x2']);
+  if (several.length) {
+    L.push('', '## Several instances on one PostgreSQL (304 path)', '');
+    L.push(
+      "The 2-instance target's load splits its connections evenly between the two processes " +
+        '(one load generator each, run at once); req/s is their sum. Round trips = statements the ' +
+        'stores sent (ifmatch_store_queries_total, validators and read) / requests answered.',
+      '',
+      '| size | 1 instance req/s | 2 instances req/s | 2 / 1 | round trips per 304, 1 instance | 2 instances |',
+      '|---|---:|---:|---:|---:|---:|',
+    );
+    for (const s of several) {
+      const one = s.sum['ifmatch-postgres'];
+      const two = s.sum['ifmatch-postgres-x2'];
+      L.push(
+        `| ${SIZE_LABEL[s.size]} | ${fmt(one?.rps)} | ${fmt(two.rps)} | ${ratio(two.rps / one?.rps)} | ${fmt(one?.queriesPerRequest, 3)} | ${fmt(two.queriesPerRequest, 3)} |`,
+      );
+    }
   }
 
   L.push('', '## Bytes on the wire per 304', '');

@@ -31,6 +31,14 @@ export const TARGETS = [
     paths: ['200', '304', 'gzip'],
   },
   {
+    // Two processes on one database, the load's connections split between them (run.mjs).
+    name: 'ifmatch-postgres-x2',
+    label: 'ifmatch, PostgreSQL, 2 instances',
+    ifmatch: 'postgres',
+    instances: 2,
+    paths: ['304'],
+  },
+  {
     name: 'fastify',
     label: 'fastify + @fastify/etag',
     script: 'fastify.mjs',
@@ -209,13 +217,20 @@ export async function startTarget(target, port, docs, pg, nodeArgs = []) {
     db = await pg.createDatabase();
     cleanup = () => pg.dropDatabase();
   }
-  const child = spawnLogged(
-    [IFMATCH_CLI, 'serve', '--port', String(port), '--db', db, '--log-level', 'warn'],
-    nodeArgs,
+  // Instances after the first listen on the next ports (run.mjs leaves them free).
+  const children = Array.from({ length: target.instances ?? 1 }, (_, i) =>
+    spawnLogged(
+      [IFMATCH_CLI, 'serve', '--port', String(port + i), '--db', db, '--log-level', 'warn'],
+      nodeArgs,
+    ),
   );
-  const base = `http://127.0.0.1:${port}`;
+  const child = children[0];
+  const bases = children.map((_, i) => `http://127.0.0.1:${port + i}`);
+  const base = bases[0];
+  const stopAll = () => Promise.all(children.map(stopChild));
   try {
-    await waitForHttp(`${base}/healthz`, 30000, child, target.name);
+    for (const [i, c] of children.entries())
+      await waitForHttp(`${bases[i]}/healthz`, 30000, c, target.name);
     const etags = {};
     for (const size of Object.keys(SIZES))
       etags[size] = await putDocument(base, urlPath(target, size), docs[size]);
@@ -223,6 +238,7 @@ export async function startTarget(target, port, docs, pg, nodeArgs = []) {
       target,
       port,
       base,
+      bases,
       child,
       info: {
         db:
@@ -230,12 +246,12 @@ export async function startTarget(target, port, docs, pg, nodeArgs = []) {
         etags,
       },
       stop: async () => {
-        await stopChild(child);
+        await stopAll();
         await cleanup();
       },
     };
   } catch (e) {
-    await stopChild(child);
+    await stopAll();
     await cleanup();
     throw e;
   }
