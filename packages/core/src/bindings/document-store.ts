@@ -145,7 +145,7 @@ export function tokenOf(source: ETagSource, etag: string): Token | undefined {
   if (tag === undefined || tag.weak) return undefined;
   if (source === 'hash') return tag.opaque;
   const n = Number.parseInt(tag.opaque, 36);
-  return Number.isSafeInteger(n) && versionETag(n) === etag ? n : undefined;
+  return Number.isSafeInteger(n) && n >= 0 && versionETag(n) === etag ? n : undefined;
 }
 
 /** The driver's calls with conditions, failures and ETags decided once. */

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { bodyETag, preconditions } from '@ifmatch/core/express';
 import express, { type Express, type Request, type Response } from 'express';
+import express4 from 'express4';
 import { describe, expect, it } from 'vitest';
 import { adapterSuite, Fixture, type Running, raw } from './suite.js';
 
@@ -16,8 +17,13 @@ function run(app: Express): Promise<Running> {
   });
 }
 
-function startExpress(fixture: Fixture, { strict }: { strict: boolean }): Promise<Running> {
-  const app = express();
+// The same app on Express 5 (default) and Express 4: the adapter supports both.
+function startExpress(
+  fixture: Fixture,
+  { strict }: { strict: boolean },
+  framework = express,
+): Promise<Running> {
+  const app = framework();
   // Express's own weak body ETag (on every status) would otherwise tag the 404s.
   app.set('etag', false);
   app.use((_req, res, next) => {
@@ -25,7 +31,7 @@ function startExpress(fixture: Fixture, { strict }: { strict: boolean }): Promis
     next();
   });
   // Body parsing first, so a 400 for bad JSON beats a 412 (13.2.1).
-  app.use('/doc', express.text({ type: 'application/json' }), (req, res, next) => {
+  app.use('/doc', framework.text({ type: 'application/json' }), (req, res, next) => {
     if (typeof req.body === 'string' && req.body !== '') {
       try {
         JSON.parse(req.body);
@@ -82,7 +88,15 @@ function startExpress(fixture: Fixture, { strict }: { strict: boolean }): Promis
   return run(app);
 }
 
-adapterSuite('Express', startExpress);
+adapterSuite('Express 5', startExpress);
+adapterSuite('Express 4', (fixture, options) =>
+  startExpress(fixture, options, express4 as unknown as typeof express),
+);
+
+it('the Express 4 under test is Express 4', async () => {
+  const { version } = (await import('express4/package.json', { with: { type: 'json' } })).default;
+  expect(version).toMatch(/^4\./);
+});
 
 describe('Express specifics', () => {
   it('a body parse error (400) beats a failing If-Match', async () => {
