@@ -226,6 +226,12 @@ async function main() {
   writeFileSync(join(app, 'consumer.cts'), CONSUMER_CJS);
   run(join(app, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json']);
   check(true, 'consumer.mts (ESM) and consumer.cts (CJS) type-check strictly (skipLibCheck off)');
+  run('node', ['out/consumer.mjs']);
+  run('node', ['out/consumer.cjs']);
+  check(
+    true,
+    'both run: a server, a client and a 412 as PreconditionFailedError in the user project',
+  );
 
   // 5. The command: serve, the web app, the seed, the race.
   const bin = join(app, 'node_modules/.bin/ifmatch');
@@ -357,7 +363,7 @@ const TSCONFIG = {
     exactOptionalPropertyTypes: true,
     verbatimModuleSyntax: true,
     skipLibCheck: false,
-    noEmit: true,
+    outDir: 'out',
   },
   files: ['consumer.mts', 'consumer.cts'],
 };
@@ -367,29 +373,39 @@ const CONSUMER_ESM = `import { bytesETag, evaluatePreconditions, parseEntityTagL
 import { IfMatchClient, PreconditionFailedError, type GetResult } from '@ifmatch/client';
 import { buildApp, openStore, type AppOptions } from '@ifmatch/server';
 
+function assert(ok: boolean, what: string): void {
+  if (!ok) throw new Error(\`consumer: \${what}\`);
+}
+
 const current: Validators = { exists: true, etag: bytesETag('{"text":"hello"}') };
 const outcome = evaluatePreconditions('PUT', { ifMatch: '"stale"' }, current);
 const status: 'proceed' | 304 | 412 = outcome.status;
+assert(status === 412, 'a stale If-Match evaluates to 412');
 const list = parseEntityTagList('"a", W/"b"');
-if (list !== undefined) console.log(list.type);
+assert(list?.type === 'tags' && list.tags.length === 2, 'an entity-tag list parses');
 
 const store = await openStore(':memory:');
 const options: AppOptions = { store, strict: true };
 const app = await buildApp(options);
-await app.listen({ port: 0 });
+await app.listen({ port: 0, host: '127.0.0.1' });
 const address = app.server.address();
 const port = typeof address === 'object' && address !== null ? address.port : 0;
 
 const client = new IfMatchClient({ baseUrl: \`http://127.0.0.1:\${port}\` });
+await client.put('/api/notes/hello', { text: 'hello' }, { ifNoneMatch: '*' });
 const read: GetResult<{ text: string }> = await client.get<{ text: string }>('/api/notes/hello');
-const text: string = read.value.text;
+const again = await client.get<{ text: string }>('/api/notes/hello');
+assert(read.value.text === 'hello' && again.status === 304 && again.value === read.value, 'a 304 keeps the same object');
+let conflict: unknown;
 try {
-  await client.put('/api/notes/hello', { text }, { ifMatch: '"stale"' });
+  await client.put('/api/notes/hello', { text: 'mine' }, { ifMatch: '"stale"' });
 } catch (error) {
-  if (error instanceof PreconditionFailedError) console.log(error.status, status);
+  conflict = error;
 }
+assert(conflict instanceof PreconditionFailedError, 'a stale put throws PreconditionFailedError');
 await app.close();
 await store.close();
+console.log('consumer.mjs: core, client and server from a user project: ok');
 `;
 
 // The same packages from a CommonJS module (require(esm) at run time).
@@ -400,6 +416,10 @@ import server = require('@ifmatch/server');
 const tag: string = core.bytesETag('x');
 const c: InstanceType<typeof client.IfMatchClient> = new client.IfMatchClient();
 const build: typeof server.buildApp = server.buildApp;
+if (typeof build !== 'function' || !tag.startsWith('"') || !(c instanceof client.IfMatchClient)) {
+  throw new Error('consumer.cjs: unexpected exports');
+}
+console.log('consumer.cjs: require() of core, client and server: ok');
 export = { tag, c, build };
 `;
 
