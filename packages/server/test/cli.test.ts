@@ -313,7 +313,7 @@ describe('ifmatch conventions', () => {
     try {
       const r = await run(['serve', '--port', String(port), '--db', ':memory:']);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/^ifmatch: cannot listen: .*EADDRINUSE/);
+      expect(r.stderr).toMatch(/^ifmatch: cannot listen: .*EADDRINUSE/m);
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
