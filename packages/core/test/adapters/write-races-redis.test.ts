@@ -1,5 +1,5 @@
 // The write contract on Redis (Lua scripts through ioredis), behind a latency proxy, all four adapters.
-import { describe } from 'vitest';
+import { describeRedis } from '../helpers/redis.js';
 import { type Combo, raceSuite } from './write-races.js';
 
 // 16 x 10 on one adapter, 6 x 5 on the others: each increment is a few proxied round trips.
@@ -10,6 +10,6 @@ const COMBOS: Combo[] = [
   { adapter: 'hono', store: 'redis', etag: 'version', counter: [6, 5] },
 ];
 
-describe('Redis', () => {
+await describeRedis('Redis', () => {
   for (const combo of COMBOS) raceSuite(combo, () => undefined);
 });
