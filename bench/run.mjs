@@ -135,15 +135,22 @@ async function main() {
       if (!r.target.paths.includes(section.path)) continue;
       const url = r.base + urlPath(r.target, section.size);
       try {
-        const etag = await verify(url, docs[section.size], section.path);
-        const headers = {};
+        const extra = r.target.requestHeaders ?? {};
+        const etag = await verify(url, docs[section.size], section.path, extra);
+        const headers = { ...extra };
         if (section.path === '304') headers['If-None-Match'] = etag;
         if (section.path === 'gzip') headers['Accept-Encoding'] = 'gzip';
         const urls = (r.bases ?? [r.base]).map((b) => b + urlPath(r.target, section.size));
         plan.push({ section, r, url, urls, headers });
         section.entries[r.target.name] = { reps: [] };
         if (section.path === '304') {
-          const w = await wire304('127.0.0.1', r.port, urlPath(r.target, section.size), etag);
+          const w = await wire304(
+            '127.0.0.1',
+            r.port,
+            urlPath(r.target, section.size),
+            etag,
+            extra,
+          );
           results.wire[r.target.name] ??= {};
           results.wire[r.target.name][section.size] = w;
         }

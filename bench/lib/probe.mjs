@@ -24,8 +24,8 @@ export function get(url, headers = {}) {
  * Verifies a target for one section and returns the ETag to send on the 304
  * path. Throws with a clear reason when the target misbehaves.
  */
-export async function verify(url, expected, path) {
-  const headers = path === 'gzip' ? { 'accept-encoding': 'gzip' } : {};
+export async function verify(url, expected, path, extra = {}) {
+  const headers = path === 'gzip' ? { ...extra, 'accept-encoding': 'gzip' } : { ...extra };
   const full = await get(url, headers);
   if (full.status !== 200) throw new Error(`${url}: expected 200, got ${full.status}`);
   let body = full.body;
@@ -39,7 +39,7 @@ export async function verify(url, expected, path) {
   const etag = full.headers.etag;
   if (path === '304') {
     if (typeof etag !== 'string') throw new Error(`${url}: no ETag on the 200`);
-    const cond = await get(url, { 'if-none-match': etag });
+    const cond = await get(url, { ...extra, 'if-none-match': etag });
     if (cond.status !== 304) throw new Error(`${url}: If-None-Match gave ${cond.status}, not 304`);
     if (cond.body.length !== 0) throw new Error(`${url}: 304 with a body`);
   }
@@ -50,14 +50,16 @@ export async function verify(url, expected, path) {
  * Sends one conditional GET over a raw socket and returns the response head
  * exactly as it crossed the wire (a 304 has no body, so that is all of it).
  */
-export function wire304(host, port, path, etag) {
+export function wire304(host, port, path, etag, extra = {}) {
   return new Promise((resolve, reject) => {
     const socket = connect(port, host);
     const chunks = [];
     socket.setTimeout(5000, () => socket.destroy(new Error('timeout reading the 304')));
     socket.on('connect', () => {
       socket.write(
-        `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nIf-None-Match: ${etag}\r\nConnection: keep-alive\r\n\r\n`,
+        `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\n${Object.entries(extra)
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join('')}If-None-Match: ${etag}\r\nConnection: keep-alive\r\n\r\n`,
       );
     });
     socket.on('data', (c) => {

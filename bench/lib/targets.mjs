@@ -2,13 +2,15 @@
 // serve /doc/{size}; ifmatch serves /api/bench/doc-{size} after the runner
 // PUTs the documents into it.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, SIZES, TMP_DIR } from './documents.mjs';
 import { get } from './probe.mjs';
 
 export const ROOT = join(BENCH_DIR, '..');
 export const IFMATCH_CLI = join(ROOT, 'packages/server/dist/cli/main.js');
+/** The bearer token of the --auth target (a benchmark's, not a secret). */
+const BENCH_TOKEN = 'bench-token-0123456789abcdef';
 
 /** name, label, which paths it takes part in, how to start it. */
 export const TARGETS = [
@@ -23,6 +25,24 @@ export const TARGETS = [
     label: 'ifmatch, SQLite',
     ifmatch: 'sqlite',
     paths: ['200', '304', 'gzip'],
+  },
+  {
+    // The same server with --cors (browsers on other origins send Origin).
+    name: 'ifmatch-sqlite-cors',
+    label: 'ifmatch, SQLite, --cors *',
+    ifmatch: 'sqlite',
+    serveArgs: ['--cors', '*'],
+    requestHeaders: { Origin: 'https://app.example' },
+    paths: ['200', '304'],
+  },
+  {
+    // The same server with --auth (every request carries a bearer token).
+    name: 'ifmatch-sqlite-auth',
+    label: 'ifmatch, SQLite, --auth',
+    ifmatch: 'sqlite',
+    auth: true,
+    requestHeaders: { Authorization: `Bearer ${BENCH_TOKEN}` },
+    paths: ['200', '304'],
   },
   {
     name: 'ifmatch-postgres',
@@ -163,10 +183,10 @@ function spawnLogged(args, nodeArgs = []) {
 }
 
 /** PUTs one document; returns the ETag of the stored state. */
-async function putDocument(base, path, body) {
+async function putDocument(base, path, body, extra = {}) {
   const res = await fetch(base + path, {
     method: 'PUT',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...extra },
     body,
   });
   await res.arrayBuffer();
@@ -217,10 +237,22 @@ export async function startTarget(target, port, docs, pg, nodeArgs = []) {
     db = await pg.createDatabase();
     cleanup = () => pg.dropDatabase();
   }
+  // Default options (what users run, request log included), plus the target's own.
+  const serveArgs = [...(target.serveArgs ?? [])];
+  if (target.auth) {
+    const tokens = join(TMP_DIR, `ifmatch-bench-tokens-${process.pid}.json`);
+    writeFileSync(
+      tokens,
+      JSON.stringify({
+        tokens: [{ name: 'bench', token: BENCH_TOKEN, scopes: { '*': ['read', 'write'] } }],
+      }),
+    );
+    serveArgs.push('--auth', tokens);
+  }
   // Instances after the first listen on the next ports (run.mjs leaves them free).
   const children = Array.from({ length: target.instances ?? 1 }, (_, i) =>
     spawnLogged(
-      [IFMATCH_CLI, 'serve', '--port', String(port + i), '--db', db, '--log-level', 'warn'],
+      [IFMATCH_CLI, 'serve', '--port', String(port + i), '--db', db, ...serveArgs],
       nodeArgs,
     ),
   );
@@ -233,7 +265,12 @@ export async function startTarget(target, port, docs, pg, nodeArgs = []) {
       await waitForHttp(`${bases[i]}/healthz`, 30000, c, target.name);
     const etags = {};
     for (const size of Object.keys(SIZES))
-      etags[size] = await putDocument(base, urlPath(target, size), docs[size]);
+      etags[size] = await putDocument(
+        base,
+        urlPath(target, size),
+        docs[size],
+        target.requestHeaders,
+      );
     return {
       target,
       port,

@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
   type FastifyServerOptions,
+  LogController,
 } from 'fastify';
 import type { DocumentStore } from '../store/types.js';
 import { StoreUnavailableError } from '../store/types.js';
@@ -20,6 +21,7 @@ import { openApiRoute, registerOpenApi } from './openapi.js';
 import { problem, sendProblem, writeProblem } from './problem.js';
 import { BodyCache } from './representation.js';
 import { genReqId } from './request-id.js';
+import { enabled, logRequest } from './request-log.js';
 import { COLLECTION_METHODS, collectionRoutes } from './routes/collections.js';
 import { DOCUMENT_METHODS, documentRoutes } from './routes/documents.js';
 import { DEFAULT_WEB_DIST, staticRoutes } from './static.js';
@@ -202,6 +204,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   let lane: FastLane | undefined;
   const app = Fastify({
     logger: options.logger ?? false,
+    // One line per request instead (request-log.ts, in onResponse below).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
     genReqId,
     requestIdHeader: false,
@@ -307,6 +311,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // Hooks that run on every request are callback style: an async hook costs a
   // promise and a microtask each time.
+  app.addHook('onResponse', (request, reply, done) => {
+    if (enabled(request.log, 'info')) {
+      logRequest(request.log, {
+        reqId: request.id,
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        responseTime: reply.elapsedTime,
+      });
+    }
+    done();
+  });
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();

@@ -20,6 +20,7 @@ import { decideRead, notModifiedFields, readRequestOf } from './document-read.js
 import type { Metrics } from './metrics.js';
 import type { BodyCache } from './representation.js';
 import { genReqId } from './request-id.js';
+import { enabled, logRequest } from './request-log.js';
 import { DOCUMENT_URL, matchDocumentPath, pathOf } from './urls.js';
 
 /** true = answered; false = not handled, the caller hands the request to Fastify. */
@@ -52,13 +53,6 @@ export function takePrefetched(
   const found = prefetched.get(req);
   if (found) prefetched.delete(req);
   return found;
-}
-
-/** pino's check; a logger without it (a custom one) is asked through its level name. */
-function enabled(log: FastifyBaseLogger, level: 'info' | 'debug'): boolean {
-  const pino = log as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean };
-  if (typeof pino.isLevelEnabled === 'function') return pino.isLevelEnabled(level);
-  return (level === 'info' ? ['info', 'debug', 'trace'] : ['debug', 'trace']).includes(log.level);
 }
 
 /** Sets a field of a flat [name, value, ...] list (names as the decision spells them). */
@@ -134,20 +128,14 @@ export function fastLane(options: FastLaneOptions): FastLane {
       status === 304 ? v!.size : undefined,
     );
     if (enabled(log, 'info')) {
-      // The same two lines, with the same serializers, as Fastify's request logging.
-      const logged = {
+      const url = req.url ?? '';
+      logRequest(log, {
+        reqId,
         method: request.method,
-        url: req.url,
-        headers: req.headers,
-        host: req.headers.host,
-        ip: req.socket.remoteAddress,
-        socket: req.socket,
-      };
-      log.info({ reqId, req: logged }, 'incoming request');
-      log.info(
-        { reqId, res: { statusCode: status }, responseTime: seconds * 1000 },
-        'request completed',
-      );
+        url,
+        statusCode: status,
+        responseTime: seconds * 1000,
+      });
     }
     return true;
   }
