@@ -55,6 +55,12 @@ export function takePrefetched(
   return found;
 }
 
+/** A field's value in a flat [name, value, ...] list ('' when absent). */
+function fieldOf(fields: readonly string[], name: string): string {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1]!;
+  return '';
+}
+
 /** Sets a field of a flat [name, value, ...] list (names as the decision spells them). */
 function setField(fields: string[], name: string, value: (current: string) => string): void {
   for (let i = 0; i < fields.length; i += 2) {
@@ -97,11 +103,7 @@ export function fastLane(options: FastLaneOptions): FastLane {
     }
     fields.push(...decision.fields);
     if (auth) {
-      let cacheControl = '';
-      let vary = '';
-      setField(fields, 'cache-control', (c) => (cacheControl = c));
-      setField(fields, 'vary', (c) => (vary = c));
-      const priv = privateCaching(cacheControl, vary);
+      const priv = privateCaching(fieldOf(fields, 'cache-control'), fieldOf(fields, 'vary'));
       setField(fields, 'cache-control', () => priv.cacheControl);
       setField(fields, 'vary', () => priv.vary);
     }
