@@ -347,7 +347,7 @@ describe('ifmatch conventions', () => {
       await exited;
       // Bounded wait for the server to close its port (it finishes in-flight work first).
       let open = true;
-      for (let i = 0; i < 40 && open; i++) {
+      for (let i = 0; i < 100 && open; i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
         open = await accepts(port);
       }
