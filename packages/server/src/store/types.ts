@@ -67,6 +67,13 @@ export interface ListItem {
 
 export interface ListPage {
   items: ListItem[];
+  /**
+   * The collection's change position taken in the same snapshot as the items
+   * (or before them): every change the items do not show is in
+   * `changes(collection, { after: position })`. 0 when the collection never
+   * had a change. The listing's `cursor` is made from it.
+   */
+  position: number;
   /** The id to pass as `after` for the next page, or null at the end. */
   next: string | null;
   /**
@@ -76,6 +83,44 @@ export interface ListPage {
    */
   validators?: StoredValidators;
 }
+
+/**
+ * One committed change of a member, as the change feed reports it. A change
+ * log per collection, in commit order, kept for the store's retention (then
+ * pruned; see ChangesExpiredError). Deletions are kept as tombstones.
+ */
+export interface StoredChange {
+  /**
+   * Where the change sits in its collection's log: positions grow strictly in
+   * commit order (gaps allowed, never reused). The first change is >= 1.
+   */
+  position: number;
+  id: string;
+  /** The new state's ETag; absent for a deletion. */
+  etag?: string;
+  /** The new state's Last-Modified (a deletion: when it was deleted), epoch ms. */
+  lastModified: number;
+  deleted: boolean;
+}
+
+export interface ChangePage {
+  /** At most `limit` changes with position > `after`, in position order. */
+  changes: StoredChange[];
+  /** The position to resume after: the last change's, or `after` itself when there is none. */
+  position: number;
+}
+
+/**
+ * A wake-up, not data: something committed (a listener re-reads from the
+ * store, which is the only source of truth). Signals of this process's own
+ * commits come right after the commit; those of other instances or processes
+ * sharing the storage within tens of milliseconds. Duplicates are allowed.
+ * `resync`: signals may have been missed (e.g. the notification connection
+ * dropped and came back): every listener must re-check what it waits for.
+ */
+export type ChangeSignal =
+  | { kind: 'change'; collection: string; id: string; position: number }
+  | { kind: 'resync' };
 
 export interface DocumentStore {
   /**
@@ -111,6 +156,24 @@ export interface DocumentStore {
    * reading members. Undefined when the collection never had a member.
    */
   collectionValidators(collection: string): Promise<StoredValidators | undefined>;
+  /**
+   * The collection's change log after `after` (0 = from the oldest change
+   * kept, never expired). Throws ChangesExpiredError when changes after
+   * `after` were already pruned (`after` > 0 and older than what is kept).
+   */
+  changes(collection: string, options: { after: number; limit: number }): Promise<ChangePage>;
+  /**
+   * Calls `listener` on every signal until the returned function is called.
+   * Subscribe first, then re-check the store: no commit is then missed.
+   */
+  subscribe(listener: (signal: ChangeSignal) => void): () => void;
+  /**
+   * A stable name of the storage: the same for every instance and process
+   * sharing it, different for another database or file (made when the schema
+   * is created; `:memory:` gets a fresh one). Cursors carry it, so a cursor
+   * from another database is refused rather than read as a wrong feed.
+   */
+  identity(): Promise<string>;
   /** Storage readiness for /healthz. */
   ready(): Promise<boolean>;
   /**
@@ -133,5 +196,16 @@ export class StoreUnavailableError extends Error {
   constructor(message: string, options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.retryAfterSeconds = options.retryAfterSeconds ?? 1;
+  }
+}
+
+/** changes(): the changes after the asked position were pruned (HTTP 410: list again). */
+export class ChangesExpiredError extends Error {
+  override readonly name = 'ChangesExpiredError';
+  /** The oldest position still resumable: changes after it are all kept. */
+  readonly oldest: number;
+  constructor(oldest: number) {
+    super(`changes before position ${oldest} are no longer kept`);
+    this.oldest = oldest;
   }
 }
