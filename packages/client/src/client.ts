@@ -4,15 +4,19 @@
 // of update-loop.ts (on 412 re-read, re-apply, retry with backoff).
 
 import { type BackoffOptions, BackoffSchedule, RoundTripEstimator } from './backoff.js';
+import { type CollectionChange, type FeedPage, type Fetched, runFeed } from './change-feed.js';
 import {
+  CursorExpiredError,
   type HttpError,
   httpError,
   type PreconditionFailedError,
   type ProblemDetails,
 } from './errors.js';
 import { deepFreeze } from './json.js';
+import { LivePacer, liveIterator, retryableStatus, waitApplied, waitSeconds } from './live.js';
 import { runUpdate, type Sent } from './update-loop.js';
 import { type CacheEntry, ValidatorCache } from './validator-cache.js';
+import { type Polled, runWatch, type WatchEvent, type WatchedVersion } from './watch.js';
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -108,6 +112,38 @@ export interface UpdateResult<T = unknown> {
   conflicts: number;
 }
 
+export interface WatchOptions {
+  /** Ends the iteration (cleanly: no error) and cancels the request in flight. */
+  signal?: AbortSignal;
+  /** `Prefer: wait` in seconds (default 30; the server may cap it). 0 = plain polling. */
+  wait?: number;
+  headers?: HeadersInit;
+  /**
+   * Spacing of requests the server answered without waiting, and of retries
+   * after network errors and 5xx (default: decorrelated jitter from 500 ms,
+   * capped at 15 s).
+   */
+  backoff?: BackoffOptions;
+}
+
+export interface ChangesOptions extends WatchOptions {
+  /** The cursor to follow from ('0' = the oldest change kept). Default: now (the listing's cursor). */
+  since?: string;
+  /** Changes per page (the server's default when absent). */
+  limit?: number;
+}
+
+/** One GET through the validator cache (IfMatchClient.#read). */
+type Read =
+  /** 304: the stored entry is current. */
+  | { kind: 'cached'; entry: CacheEntry; res: Response }
+  /** 2xx: read, parsed (and stored when allowed). */
+  | { kind: 'fresh'; entry: CacheEntry; res: Response }
+  /** 304 to validators the cache did not set: there is no stored value to return. */
+  | { kind: 'unconfirmed'; res: Response }
+  /** Any other status, body unread. */
+  | { kind: 'failed'; res: Response };
+
 const JSON_TYPE = 'application/json';
 /** URLs whose backoff level update() remembers (see BackoffOptions.carry). */
 const MAX_LEVELS = 1024;
@@ -166,19 +202,8 @@ export class IfMatchClient {
   async get<T = unknown>(url: string, options: GetOptions = {}): Promise<GetResult<T>> {
     const href = this.resolve(url);
     const headers = this.#headers(options.headers);
-    const mode = options.cache ?? 'default';
-    const entry = mode === 'default' ? this.#cache.lookup(href, headers) : undefined;
-    if (entry?.etag !== undefined) headers.set('if-none-match', entry.etag);
-    else if (entry?.lastModified !== undefined)
-      headers.set('if-modified-since', entry.lastModified);
-
-    const res = await this.#send('GET', href, headers, undefined, options.signal);
-    if (res.status === 304) {
-      if (entry !== undefined) {
-        // The hot path: no body, no parse; refresh the stored header fields (RFC 9111 4.3.4).
-        this.#cache.notModified(href, entry, res.headers);
-        return resultOf<T>(entry, 304, true);
-      }
+    const read = await this.#read(href, headers, options.cache ?? 'default', options.signal);
+    if (read.kind === 'unconfirmed') {
       // A 304 to validators the caller set: we hold nothing to return, so ask plainly.
       return this.get<T>(url, {
         ...options,
@@ -186,11 +211,71 @@ export class IfMatchClient {
         cache: 'reload',
       });
     }
-    if (!res.ok) throw await this.#error('GET', href, res);
-    const { value, bytes } = await readJson(res);
-    const fresh = this.#cache.entryFrom(res.headers, headers, value, bytes);
-    if (mode !== 'no-store') this.#cache.store(href, fresh, res.headers);
-    return resultOf<T>(fresh, res.status, false);
+    if (read.kind === 'failed') throw await this.#error('GET', href, read.res);
+    return resultOf<T>(read.entry, read.res.status, read.kind === 'cached');
+  }
+
+  /**
+   * The versions of a document as they happen: first the current one (a GET
+   * through the cache), then each new one, announced by the server through a
+   * conditional long-poll (If-None-Match + `Prefer: wait`): a 304 after the
+   * wait costs no body and no parse and yields nothing. A deletion yields
+   * `{ deleted: true }` once, then the document is polled (backoff-spaced)
+   * until it exists again. Network errors and 5xx are retried with backoff;
+   * other errors end the iteration with the HttpError. Aborting `signal`, or
+   * leaving the `for await`, ends it at once and cancels the request in flight.
+   */
+  watch<T = unknown>(
+    url: string,
+    options: WatchOptions = {},
+  ): AsyncIterableIterator<WatchEvent<T>> {
+    const href = this.resolve(url);
+    const wait = waitSeconds(options.wait);
+    const pacer = new LivePacer(options.backoff);
+    return liveIterator(options.signal, (signal) =>
+      runWatch<T>({
+        signal,
+        wait,
+        pacer,
+        poll: (seconds, held) => this.#poll<T>(href, options.headers, seconds, held, signal),
+      }),
+    );
+  }
+
+  /**
+   * A collection's changes in commit order, from the feed
+   * (`GET {collection}?since=CURSOR`, long-polled with `Prefer: wait`).
+   * Without `since`, from now: the listing's cursor. Resumes after network
+   * errors and 5xx from the last cursor (no gap, no duplicate). A cursor the
+   * server no longer keeps throws CursorExpiredError (list again). Aborting
+   * `signal`, or leaving the `for await`, ends it at once.
+   */
+  changes(
+    collection: string,
+    options: ChangesOptions = {},
+  ): AsyncIterableIterator<CollectionChange> {
+    const href = this.resolve(collection);
+    const wait = waitSeconds(options.wait);
+    const pacer = new LivePacer(options.backoff);
+    const limit: Record<string, string> =
+      options.limit === undefined ? {} : { limit: String(options.limit) };
+    return liveIterator(options.signal, (signal) =>
+      runFeed({
+        signal,
+        wait,
+        pacer,
+        since: options.since,
+        start: () => this.#listingCursor(withQuery(href, { limit: '1' }), options.headers, signal),
+        page: (cursor, seconds) =>
+          this.#feedPage(
+            withQuery(href, { since: cursor, ...limit }),
+            cursor,
+            options.headers,
+            seconds,
+            signal,
+          ),
+      }),
+    );
   }
 
   async put<T>(url: string, value: T, options: PutOptions = {}): Promise<WriteResult<T>> {
@@ -374,6 +459,147 @@ export class IfMatchClient {
 
   // ---------------------------------------------------------------------------
 
+  /**
+   * One GET through the validator cache: the stored entry's validators go in
+   * the request, a 304 confirms the entry (no body, no parse), a 2xx is parsed
+   * and stored (unless `no-store`). Any other status comes back unread.
+   */
+  async #read(
+    href: string,
+    headers: Headers,
+    mode: NonNullable<GetOptions['cache']>,
+    signal: AbortSignal | undefined,
+  ): Promise<Read> {
+    const entry = mode === 'default' ? this.#cache.lookup(href, headers) : undefined;
+    if (entry?.etag !== undefined) headers.set('if-none-match', entry.etag);
+    else if (entry?.lastModified !== undefined)
+      headers.set('if-modified-since', entry.lastModified);
+
+    const res = await this.#send('GET', href, headers, undefined, signal);
+    if (res.status === 304) {
+      if (entry === undefined) return { kind: 'unconfirmed', res };
+      // The hot path: no body, no parse; refresh the stored header fields (RFC 9111 4.3.4).
+      this.#cache.notModified(href, entry, res.headers);
+      return { kind: 'cached', entry, res };
+    }
+    if (!res.ok) return { kind: 'failed', res };
+    const { value, bytes } = await readJson(res);
+    const fresh = this.#cache.entryFrom(res.headers, headers, value, bytes);
+    if (mode !== 'no-store') this.#cache.store(href, fresh, res.headers);
+    return { kind: 'fresh', entry: fresh, res };
+  }
+
+  /**
+   * One request of watch(): a GET through the cache with `Prefer: wait`. When
+   * the cache does not hold the watched version (evicted, or too big for it),
+   * If-None-Match names `held`, and a 304 means "still that one".
+   */
+  async #poll<T>(
+    href: string,
+    extra: HeadersInit | undefined,
+    wait: number,
+    held: WatchedVersion<T> | undefined,
+    signal: AbortSignal,
+  ): Promise<Polled<T>> {
+    const headers = this.#headers(withoutValidators(extra));
+    if (wait > 0) headers.set('prefer', `wait=${wait}`);
+    if (held?.etag !== undefined) headers.set('if-none-match', held.etag);
+    let read: Read;
+    try {
+      read = await this.#read(href, headers, 'default', signal);
+    } catch (error) {
+      if (signal.aborted || error instanceof SyntaxError) throw error;
+      return { failed: error }; // no answer, or a body cut short
+    }
+    const waited = waitApplied(read.res.headers);
+    if (read.kind === 'cached' || read.kind === 'fresh') {
+      const { entry } = read;
+      const version = {
+        deleted: false as const,
+        value: entry.value as T,
+        etag: entry.etag,
+        lastModified: entry.lastModified,
+      };
+      return { state: version, waited };
+    }
+    if (read.kind === 'unconfirmed') {
+      if (held?.etag !== undefined) return { state: 'unchanged', waited };
+      throw await this.#error('GET', href, read.res); // a 304 to a request without validators
+    }
+    const { res } = read;
+    if (res.status === 404) {
+      await drain(res);
+      this.#cache.delete(href);
+      return { state: 'gone', waited };
+    }
+    const error = await this.#error('GET', href, res);
+    if (retryableStatus(res.status)) return { failed: error };
+    throw error;
+  }
+
+  /** The `cursor` member of a collection's listing: the feed's "now". */
+  async #listingCursor(
+    href: string,
+    extra: HeadersInit | undefined,
+    signal: AbortSignal,
+  ): Promise<Fetched<string>> {
+    const body = await this.#fetchJson(href, this.#headers(extra), signal);
+    if ('failed' in body) return body;
+    const cursor = (body.ok.value as { cursor?: unknown } | null)?.cursor;
+    if (typeof cursor !== 'string') {
+      throw new TypeError(
+        `GET ${href}: the listing has no cursor (a server without a change feed?)`,
+      );
+    }
+    return { ok: cursor };
+  }
+
+  /** One page of a change feed; 410 throws CursorExpiredError. */
+  async #feedPage(
+    href: string,
+    since: string,
+    extra: HeadersInit | undefined,
+    wait: number,
+    signal: AbortSignal,
+  ): Promise<Fetched<FeedPage>> {
+    const headers = this.#headers(extra);
+    if (wait > 0) headers.set('prefer', `wait=${wait}`);
+    const body = await this.#fetchJson(href, headers, signal, since);
+    if ('failed' in body) return body;
+    const page = feedPageOf(body.ok.value, waitApplied(body.ok.res.headers));
+    if (page === undefined) throw new TypeError(`GET ${href}: not a change feed page`);
+    return { ok: page };
+  }
+
+  /**
+   * A GET whose 2xx body is JSON, outside the validator cache (feed pages are
+   * no-store). Network errors and 5xx/429 come back as `failed`; a 410 of a
+   * feed (`since` given) throws CursorExpiredError; any other error throws.
+   */
+  async #fetchJson(
+    href: string,
+    headers: Headers,
+    signal: AbortSignal,
+    since?: string,
+  ): Promise<Fetched<{ value: unknown; res: Response }>> {
+    let res: Response;
+    let value: unknown;
+    try {
+      res = await this.#send('GET', href, headers, undefined, signal);
+      if (res.ok) value = (await readJson(res)).value;
+    } catch (error) {
+      if (signal.aborted || error instanceof SyntaxError) throw error;
+      return { failed: error };
+    }
+    if (res.ok) return { ok: { value, res } };
+    const error = await this.#error('GET', href, res);
+    if (res.status === 410 && since !== undefined) {
+      throw new CursorExpiredError(href, since, error.problem, res.headers);
+    }
+    if (retryableStatus(res.status)) return { failed: error };
+    throw error;
+  }
+
   /** The backoff level an update() of `href` ended at; bounded, oldest first out. */
   #rememberLevel(href: string, level: number): void {
     this.#levels.delete(href);
@@ -491,4 +717,36 @@ function withoutValidators(extra: HeadersInit | undefined): Headers {
   headers.delete('if-none-match');
   headers.delete('if-modified-since');
   return headers;
+}
+
+/** `href` with these query parameters set (relative URLs stay relative). */
+function withQuery(href: string, params: Record<string, string>): string {
+  const absolute = /^[a-z][a-z\d+.-]*:/i.test(href);
+  const url = new URL(href, absolute ? undefined : 'http://relative.invalid');
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+  url.hash = '';
+  return absolute ? url.href : `${url.pathname}${url.search}`;
+}
+
+/** A feed page's JSON, checked: `{ changes: [{ id, etag?, lastModified, deleted }], cursor }`. */
+function feedPageOf(body: unknown, waited: boolean): FeedPage | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const { changes, cursor } = body as { changes?: unknown; cursor?: unknown };
+  if (!Array.isArray(changes) || typeof cursor !== 'string') return undefined;
+  const out: FeedPage['changes'][number][] = [];
+  const cursors: (string | undefined)[] = [];
+  for (const raw of changes as unknown[]) {
+    if (typeof raw !== 'object' || raw === null) return undefined;
+    const c = raw as Record<string, unknown>;
+    if (typeof c.id !== 'string') return undefined;
+    const deleted = c.deleted === true;
+    out.push({
+      id: c.id,
+      ...(!deleted && typeof c.etag === 'string' ? { etag: c.etag } : {}),
+      lastModified: typeof c.lastModified === 'string' ? c.lastModified : '',
+      deleted,
+    });
+    cursors.push(typeof c.cursor === 'string' ? c.cursor : undefined);
+  }
+  return { changes: out, cursors, cursor, waited };
 }

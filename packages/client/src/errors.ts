@@ -1,6 +1,9 @@
 // Typed errors carrying the RFC 9457 problem+json fields of the response, so a
 // caller can branch on the class (or `status`) and still read the server's words.
 
+import { type JsonPath, jsonPointer } from './json.js';
+import type { Merge3Result } from './merge.js';
+
 export interface ProblemDetails {
   type?: string;
   title?: string;
@@ -84,6 +87,47 @@ export class MaxAttemptsError extends Error {
     super(`update ${url}: gave up after ${attempts} attempts (${conflicts} conflicts)`, options);
     this.attempts = attempts;
     this.conflicts = conflicts;
+  }
+}
+
+/**
+ * 410 from a change feed: the cursor is older than the changes the server
+ * keeps. Nothing after it can be replayed: list the collection again and
+ * follow the feed from the listing's cursor.
+ */
+export class CursorExpiredError extends HttpError {
+  override name = 'CursorExpiredError';
+  /** The cursor the server no longer serves. */
+  readonly cursor: string;
+
+  constructor(url: string, cursor: string, problem: ProblemDetails, headers: Headers) {
+    super('GET', url, 410, problem, headers);
+    this.cursor = cursor;
+  }
+}
+
+/** threeWayMerge: both sides changed the same paths differently; a person must choose. */
+export class MergeConflictError extends Error {
+  override name = 'MergeConflictError';
+  /** Paths both sides changed to different values. */
+  readonly conflicts: JsonPath[];
+  /** Paths each side changed relative to the base. */
+  readonly mine: JsonPath[];
+  readonly theirs: JsonPath[];
+  /** The merge as far as it goes: mine's value at each conflict. */
+  readonly merged: unknown;
+  /** The three documents merged. */
+  readonly versions: { base: unknown; mine: unknown; theirs: unknown };
+
+  constructor(result: Merge3Result, versions: { base: unknown; mine: unknown; theirs: unknown }) {
+    super(
+      `merge: both sides changed ${result.conflicts.map((p) => (p.length === 0 ? 'the whole document' : jsonPointer(p))).join(', ')}`,
+    );
+    this.conflicts = result.conflicts;
+    this.mine = result.mine;
+    this.theirs = result.theirs;
+    this.merged = result.merged;
+    this.versions = versions;
   }
 }
 

@@ -1,6 +1,16 @@
-// Small JSON helpers: structural equality of parsed JSON and a deep freeze so a
-// cached value shared by many callers cannot be changed behind the cache's back.
+// Small JSON helpers: key paths and their JSON Pointers, structural equality of
+// parsed JSON, and a deep freeze so a cached value shared by many callers cannot
+// be changed behind the cache's back.
 
+/** A location in a JSON value: object keys and array indices from the root. */
+export type JsonPath = readonly (string | number)[];
+
+/** RFC 6901 JSON Pointer of a path; the root is "". */
+export function jsonPointer(path: JsonPath): string {
+  return path.map((s) => `/${String(s).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+}
+
+/** Structural equality of two parsed JSON values (object key order ignored). */
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;

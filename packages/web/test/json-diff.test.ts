@@ -58,7 +58,7 @@ describe('merge3', () => {
     expect(merge3({ a: 1, b: 1 }, { a: 1, b: 9 }, { b: 1 }).merged).toEqual({ b: 9 });
   });
   it('same change on both sides is no conflict', () => {
-    expect(merge3({ a: 1 }, { a: 2 }, { a: 2 })).toEqual({ merged: { a: 2 }, conflicts: [] });
+    expect(merge3({ a: 1 }, { a: 2 }, { a: 2 })).toMatchObject({ merged: { a: 2 }, conflicts: [] });
   });
   it('keeps __proto__ as a plain own key', () => {
     const mine = JSON.parse('{"__proto__": {"p": 1}, "a": 1}');
