@@ -1,17 +1,29 @@
-import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import { collectionETag, documentETag } from './etag.js';
 import { newId } from './new-id.js';
-import type {
-  DocKey,
-  DocumentStore,
-  ListPage,
-  StoredDocument,
-  StoredValidators,
-  WriteDecider,
-  WriteOutcome,
+import { changeSignals } from './sqlite/change-signals.js';
+import { commitWatcher } from './sqlite/commit-watcher.js';
+import {
+  changeRetention,
+  DEFAULT_CHANGE_RETENTION_MS,
+  pruneIntervalMs,
+} from './sqlite/retention.js';
+import { setUpSchema } from './sqlite/schema.js';
+import {
+  type ChangePage,
+  type ChangeSignal,
+  ChangesExpiredError,
+  type DocKey,
+  type DocumentStore,
+  type ListPage,
+  type StoredChange,
+  type StoredDocument,
+  type StoredValidators,
+  type WriteDecider,
+  type WriteOutcome,
 } from './types.js';
 
 export interface SqliteStoreOptions {
@@ -23,6 +35,11 @@ export interface SqliteStoreOptions {
   synchronous?: 'FULL' | 'NORMAL';
   /** How long a writer waits for another process's transaction (ms). */
   busyTimeoutMs?: number;
+  /**
+   * How long the change log keeps a change (ms, default 7 days): a cursor
+   * older than that gets ChangesExpiredError (HTTP 410, list again).
+   */
+  changeRetentionMs?: number;
 }
 
 interface DocRow {
@@ -42,38 +59,15 @@ interface CollectionRow {
   seq: number;
   last_modified_ms: number;
 }
+interface ChangeRow {
+  position: number;
+  id: string;
+  etag: string | null;
+  last_modified_ms: number;
+}
 
 /** Documents whose validators are kept in memory (a few hundred bytes each). */
 const VALIDATORS_CACHED = 10_000;
-/** Both copies of the wal-index header at the start of the -shm file. */
-const WAL_INDEX_HEADERS = 96;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS sequence (
-  one INTEGER PRIMARY KEY CHECK (one = 1),
-  value INTEGER NOT NULL
-);
-INSERT OR IGNORE INTO sequence (one, value) VALUES (1, 0);
-CREATE TABLE IF NOT EXISTS documents (
-  collection TEXT NOT NULL,
-  id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  etag TEXT NOT NULL,
-  last_modified_ms INTEGER NOT NULL,
-  size INTEGER NOT NULL,
-  body BLOB NOT NULL,
-  PRIMARY KEY (collection, id)
-);
--- Covering index: validators() and list() are answered from the index alone,
--- never touching the row that holds the body.
-CREATE INDEX IF NOT EXISTS documents_validators
-  ON documents (collection, id, etag, last_modified_ms, size);
-CREATE TABLE IF NOT EXISTS collections (
-  name TEXT PRIMARY KEY,
-  seq INTEGER NOT NULL,
-  last_modified_ms INTEGER NOT NULL
-);
-`;
 
 /**
  * mkdir -p, one level at a time: Node's recursive mkdirSync can spin forever
@@ -91,66 +85,18 @@ function mkdirParents(dir: string): void {
   for (const d of missing) mkdirSync(d);
 }
 
-/**
- * A cheap "has any connection committed since I last asked?" for the
- * validators cache. In WAL mode it reads the wal-index header, the first 96
- * bytes of the -shm file (two copies of WalIndexHdr, sqlite.org/walformat.html):
- * every commit rewrites them (iChange, mxFrame, checksums), and SQLite's own
- * readers trust the same bytes. One pread, no lock and no statement (about
- * 1 us against 3 us for `PRAGMA data_version` on an idle machine), with the
- * pragma as the fallback (no -shm file, e.g. :memory:, or a failed read).
- * A torn read can only look like a change, which just empties the cache.
- */
-function commitWatcher(
-  db: Database.Database,
-  path: string,
-): { changed: () => boolean; close: () => void } {
-  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
-  let seenVersion = dataVersion.get();
-  const byVersion = () => {
-    const version = dataVersion.get();
-    if (version === seenVersion) return false;
-    seenVersion = version;
-    return true;
-  };
-  const wal = String(db.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
-  const fallback = { changed: byVersion, close: () => {} };
-  if (!wal || path === ':memory:' || path.startsWith('file:')) return fallback;
-  let fd: number;
-  try {
-    fd = openSync(`${path}-shm`, 'r');
-  } catch {
-    return fallback;
-  }
-  const seen = Buffer.alloc(WAL_INDEX_HEADERS);
-  const now = Buffer.alloc(WAL_INDEX_HEADERS);
-  readSync(fd, seen, 0, WAL_INDEX_HEADERS, 0);
-  return {
-    changed: () => {
-      let read = 0;
-      try {
-        read = readSync(fd, now, 0, WAL_INDEX_HEADERS, 0);
-      } catch {
-        // Whatever went wrong with the file, SQLite's own answer still holds.
-      }
-      if (read !== WAL_INDEX_HEADERS) return byVersion();
-      if (now.equals(seen)) return false;
-      now.copy(seen);
-      return true;
-    },
-    close: () => closeSync(fd),
-  };
-}
-
 /** The embedded store: one SQLite file (or ':memory:'), shareable by several processes. */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): DocumentStore {
   if (path !== ':memory:' && !path.startsWith('file:')) mkdirParents(dirname(path));
+  const retentionMs = options.changeRetentionMs ?? DEFAULT_CHANGE_RETENTION_MS;
+  if (!(retentionMs > 0)) throw new RangeError('changeRetentionMs must be positive');
   const db = new Database(path);
+  let identity: string;
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-    db.exec(SCHEMA);
+    identity = setUpSchema(db);
   } catch (error) {
     db.close();
     throw error;
@@ -184,16 +130,59 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   const listAfter = db.prepare<[string, string, number], ListRow>(
     'SELECT id, etag, last_modified_ms, size FROM documents INDEXED BY documents_validators WHERE collection = ? AND id > ? ORDER BY id LIMIT ?',
   );
+  const appendChange = db.prepare<[number, string, string, string | null, number]>(
+    'INSERT INTO changes (position, collection, id, etag, last_modified_ms) VALUES (?, ?, ?, ?, ?)',
+  );
+  const selectPruned = db
+    .prepare<[string], number>('SELECT pruned_through FROM collections WHERE name = ?')
+    .pluck();
+  const changesAfter = db.prepare<[string, number, number], ChangeRow>(
+    'SELECT position, id, etag, last_modified_ms FROM changes WHERE collection = ? AND position > ? ORDER BY position LIMIT ?',
+  );
   const ping = db.prepare('SELECT 1');
 
-  // Every write takes the next value of one global sequence, shared by all
-  // processes on this file: a tag is never reused for a URL, even after delete
-  // and re-create, and the per-collection counter never goes back.
-  function stamp(collection: string): { seq: number; now: number } {
+  const signals = changeSignals(db, path);
+  /** Signals of the transaction running now, delivered once it committed. */
+  const pending: ChangeSignal[] = [];
+
+  // Every committed member write goes through here, inside its transaction.
+  // It takes the next value of one global sequence, shared by all processes on
+  // this file: a tag is never reused for a URL, even after delete and
+  // re-create, and the per-collection counter never goes back. The same value
+  // is the change's position in the log (commit order, BEGIN IMMEDIATE).
+  // body null: a deletion.
+  function commitMember(
+    collection: string,
+    id: string,
+    body: Buffer,
+  ): { seq: number; now: number; etag: string };
+  function commitMember(collection: string, id: string, body: null): void;
+  function commitMember(
+    collection: string,
+    id: string,
+    body: Buffer | null,
+  ): { seq: number; now: number; etag: string } | undefined {
     const seq = nextSeq.get()!.value;
     const now = Date.now();
     bumpCollection.run(collection, seq, now);
-    return { seq, now };
+    const etag = body === null ? null : documentETag(seq, body);
+    appendChange.run(seq, collection, id, etag, now);
+    pending.push({ kind: 'change', collection, id, position: seq });
+    return etag === null ? undefined : { seq, now, etag };
+  }
+
+  /** Runs a write transaction, then signals what it committed (nothing if it threw). */
+  function committing<T>(transaction: () => T): T {
+    pending.length = 0;
+    let result: T;
+    try {
+      result = transaction();
+    } catch (error) {
+      pending.length = 0;
+      throw error;
+    }
+    signals.committed(pending.splice(0));
+    return result;
   }
 
   function toDoc(row: DocRow): StoredDocument {
@@ -213,8 +202,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       case 'refuse':
         return { action: 'refuse', current, result: decision.result };
       case 'put': {
-        const { seq, now } = stamp(key.collection);
-        const etag = documentETag(seq, decision.body);
+        const { seq, now, etag } = commitMember(key.collection, key.id, decision.body);
         upsertDoc.run(key.collection, key.id, seq, etag, now, decision.body.length, decision.body);
         return {
           action: 'put',
@@ -226,7 +214,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       case 'delete': {
         // Nothing to delete: nothing changes (types.ts, WriteOutcome).
         if (!current) return { action: 'delete', previous: undefined, result: decision.result };
-        stamp(key.collection);
+        commitMember(key.collection, key.id, null);
         deleteDoc.run(key.collection, key.id);
         return {
           action: 'delete',
@@ -238,29 +226,74 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   });
 
   const createTxn = db.transaction((collection: string, id: string, body: Buffer) => {
-    const { seq, now } = stamp(collection);
-    const etag = documentETag(seq, body);
+    const { seq, now, etag } = commitMember(collection, id, body);
     insertDoc.run(collection, id, seq, etag, now, body.length, body);
     return { id, etag, lastModified: now, size: body.length };
   });
 
+  const toValidators = (row: CollectionRow): StoredValidators => ({
+    etag: collectionETag(row.seq),
+    lastModified: row.last_modified_ms,
+  });
+
   function collectionValidators(collection: string): StoredValidators | undefined {
     const row = selectCollection.get(collection);
-    return row ? { etag: collectionETag(row.seq), lastModified: row.last_modified_ms } : undefined;
+    return row ? toValidators(row) : undefined;
   }
 
-  // One read transaction: the page and the collection's validators are one snapshot.
+  // One read transaction: the page, the collection's validators and its
+  // position (the counter: the position of its last change) are one snapshot.
   const listTxn = db.transaction((collection: string, after: string, limit: number): ListPage => {
     const rows = listAfter.all(collection, after, limit + 1);
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
-    const validators = collectionValidators(collection);
+    const counter = selectCollection.get(collection);
     return {
       items: page.map((r) => ({ id: r.id, etag: r.etag, lastModified: r.last_modified_ms })),
+      position: counter?.seq ?? 0,
       next: more ? page[page.length - 1]!.id : null,
-      ...(validators ? { validators } : {}),
+      ...(counter ? { validators: toValidators(counter) } : {}),
     };
   });
+
+  const toChange = (row: ChangeRow): StoredChange =>
+    row.etag === null
+      ? { position: row.position, id: row.id, lastModified: row.last_modified_ms, deleted: true }
+      : {
+          position: row.position,
+          id: row.id,
+          etag: row.etag,
+          lastModified: row.last_modified_ms,
+          deleted: false,
+        };
+
+  // One read transaction: the retention cannot prune between the check and the read.
+  const changesTxn = db.transaction(
+    (collection: string, after: number, limit: number): ChangePage => {
+      const prunedThrough = selectPruned.get(collection) ?? 0;
+      if (after > 0 && after < prunedThrough) throw new ChangesExpiredError(prunedThrough);
+      const rows = changesAfter.all(collection, after, limit);
+      return { changes: rows.map(toChange), position: rows.at(-1)?.position ?? after };
+    },
+  );
+
+  // The retention: an unref'd timer (it never keeps a process alive), and
+  // when a run leaves more to prune, the next batch right after, not at once.
+  const retention = changeRetention(db, retentionMs);
+  let closed = false;
+  let pruneMore: NodeJS.Immediate | undefined;
+  function prune(): void {
+    pruneMore = undefined;
+    if (closed) return;
+    let more = false;
+    try {
+      more = retention.prune(Date.now());
+    } catch {
+      // Busy (another process held the write lock for busy_timeout): next run.
+    }
+    if (more) pruneMore = setImmediate(prune).unref();
+  }
+  const pruneTimer = setInterval(prune, pruneIntervalMs(retentionMs)).unref();
 
   // Validators cache: a conditional GET needs no query when nothing was
   // committed since the entry was read. "Nothing was committed" is checked on
@@ -283,7 +316,6 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     return v;
   }
 
-  let closed = false;
   return {
     kind: 'sqlite',
     // Synchronous on purpose (better-sqlite3 is): the 304 path needs no promise.
@@ -296,7 +328,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
       // BEGIN IMMEDIATE takes the write lock before the read, so the decision
       // and the write are one atomic step across processes sharing the file.
       try {
-        return writeTxn.immediate(key, decide) as WriteOutcome<never>;
+        return committing(() => writeTxn.immediate(key, decide) as WriteOutcome<never>);
       } finally {
         known.delete(cacheKey(key.collection, key.id));
       }
@@ -304,7 +336,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     async create(collection, body) {
       for (let attempt = 0; ; attempt++) {
         try {
-          const made = createTxn.immediate(collection, newId(), body);
+          const made = committing(() => createTxn.immediate(collection, newId(), body));
           known.delete(cacheKey(collection, made.id));
           return made;
         } catch (error) {
@@ -319,6 +351,15 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     async collectionValidators(collection) {
       return collectionValidators(collection);
     },
+    async changes(collection, { after, limit }) {
+      return changesTxn(collection, after, limit);
+    },
+    subscribe(listener) {
+      return signals.subscribe(listener);
+    },
+    async identity() {
+      return identity;
+    },
     async ready() {
       if (closed) return false;
       try {
@@ -331,6 +372,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(pruneTimer);
+      if (pruneMore !== undefined) clearImmediate(pruneMore);
+      signals.close();
       commits.close();
       db.close();
     },
