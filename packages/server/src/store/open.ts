@@ -1,5 +1,12 @@
+import type { PostgresStoreOptions } from './postgres/settings.js';
 import { openSqliteStore, type SqliteStoreOptions } from './sqlite.js';
 import type { DocumentStore } from './types.js';
+
+/**
+ * Options of openStore: SQLite's, and those of them PostgreSQL shares
+ * (passed on to it; its other settings come from the environment).
+ */
+export type StoreOptions = SqliteStoreOptions & Pick<PostgresStoreOptions, 'changeRetentionMs'>;
 
 /** A storage error meant for a one-line message (the CLI prints `message` only). */
 export class StoreOpenError extends Error {
@@ -23,13 +30,12 @@ export function describeDb(db: string): string {
  * Opens the store a --db value names: a file path or ':memory:' (SQLite), or a
  * postgres:// URL (PostgreSQL, loaded only when asked for).
  */
-export async function openStore(
-  db: string,
-  options: SqliteStoreOptions = {},
-): Promise<DocumentStore> {
+export async function openStore(db: string, options: StoreOptions = {}): Promise<DocumentStore> {
   if (db.trim() === '') throw new StoreOpenError('--db is empty');
   if (/^postgres(ql)?:\/\//i.test(db)) {
-    let mod: { openPostgresStore?: (url: string) => Promise<DocumentStore> };
+    let mod: {
+      openPostgresStore?: (url: string, options?: PostgresStoreOptions) => Promise<DocumentStore>;
+    };
     try {
       // A variable specifier keeps TypeScript from requiring the module to exist.
       const specifier = './postgres.js';
@@ -42,7 +48,12 @@ export async function openStore(
     }
     let store: DocumentStore;
     try {
-      store = await mod.openPostgresStore(db);
+      store = await mod.openPostgresStore(
+        db,
+        options.changeRetentionMs === undefined
+          ? {}
+          : { changeRetentionMs: options.changeRetentionMs },
+      );
     } catch (error) {
       throw new StoreOpenError(`cannot open ${describeDb(db)}: ${oneLine(error)}`);
     }

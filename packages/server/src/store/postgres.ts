@@ -8,15 +8,21 @@
 // The parts, in postgres/: settings.ts (options, environment), pool.ts (the
 // pool, what its errors mean), migrations.ts (the schema), transactions.ts
 // (retries, COMMIT outcomes), queries.ts (the SQL), shared-lookups.ts (reads
-// that arrive together share one statement).
+// that arrive together share one statement), change-log.ts (the change log's
+// retention), notifications.ts (signals of other instances' commits).
 
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { collectionETag, documentETag } from './etag.js';
 import { newId } from './new-id.js';
+import { ChangeRetention, pruneRound } from './postgres/change-log.js';
 import { DocumentQueues, type Turn } from './postgres/document-queue.js';
 import { migrate } from './postgres/migrations.js';
-import { createPool, toStoreError } from './postgres/pool.js';
+import { ChangeNotifications, SignalListeners } from './postgres/notifications.js';
+import { createPool, isConnectionLost, toStoreError } from './postgres/pool.js';
 import {
+  CHANGES_PAGE,
+  type ChangeRow,
   type CollectionRow,
   type CurrentRow,
   DELETE_DOC,
@@ -33,6 +39,7 @@ import {
   toValidators,
   UPDATE_DOC,
   type ValidatorRow,
+  type WrittenRow,
 } from './postgres/queries.js';
 import { type PostgresStoreOptions, resolveSettings } from './postgres/settings.js';
 import { lookupKey, SharedLookups } from './postgres/shared-lookups.js';
@@ -44,9 +51,13 @@ import {
   withRetries,
 } from './postgres/transactions.js';
 import {
+  type ChangePage,
+  type ChangeSignal,
+  ChangesExpiredError,
   type DocKey,
   type DocumentStore,
   type ListPage,
+  type StoredChange,
   type StoredDocument,
   type StoredValidators,
   StoreUnavailableError,
@@ -57,7 +68,16 @@ import {
 export type { PostgresStoreOptions } from './postgres/settings.js';
 
 /** What a statement was sent for: the label of `ifmatch_store_queries_total{op}`. */
-export type StoreOp = 'validators' | 'read' | 'write' | 'create' | 'list' | 'collection' | 'ready';
+export type StoreOp =
+  | 'validators'
+  | 'read'
+  | 'write'
+  | 'create'
+  | 'list'
+  | 'collection'
+  | 'changes'
+  | 'prune'
+  | 'ready';
 
 /** Counts every statement sent on `client` (retries, BEGIN and COMMIT included). */
 function counting(client: pg.PoolClient, count: () => void): pg.PoolClient {
@@ -83,13 +103,38 @@ export class PostgresStore implements DocumentStore {
   readonly #validators: SharedLookups<StoredValidators>;
   readonly #documents: SharedLookups<StoredDocument>;
   readonly #writeQueues = new DocumentQueues();
-  #schema: Promise<void> | undefined;
+  /** This object's name in its notifications, so it skips its own (signalled after COMMIT). */
+  readonly #tag = randomBytes(9).toString('base64url');
+  readonly #listeners: SignalListeners;
+  readonly #notifications: ChangeNotifications;
+  readonly #retention: ChangeRetention;
+  readonly #retentionMs: number;
+  /** Resolves to the database's identity once the schema is there. */
+  #schema: Promise<string> | undefined;
   #closed = false;
 
   constructor(url: string, options: PostgresStoreOptions = {}) {
     const settings = resolveSettings(options);
     this.#retryAfter = settings.retryAfterSeconds;
+    this.#retentionMs = settings.changeRetentionMs;
     this.#pool = createPool(url, settings);
+    this.#listeners = new SignalListeners(settings.onError);
+    this.#notifications = new ChangeNotifications({
+      url,
+      connectionTimeoutMs: settings.connectionTimeoutMs,
+      ownTag: this.#tag,
+      emit: (signal) => this.#listeners.emit(signal),
+      onError: settings.onError,
+    });
+    this.#retention = new ChangeRetention(
+      settings.changeRetentionMs,
+      () => this.pruneChanges(),
+      (error) => {
+        // An outage is reported by the requests that meet it; this just tries again later.
+        if (error instanceof StoreUnavailableError || isConnectionLost(error)) return;
+        settings.onError(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
     this.#validators = new SharedLookups(
       (keys) =>
         this.#lookup<KeyedRow<ValidatorRow>, StoredValidators>(
@@ -127,7 +172,7 @@ export class PostgresStore implements DocumentStore {
    * Creates or migrates the schema (migrations.ts). Run again on the next call
    * if it failed (the database was down at start).
    */
-  ensureSchema(): Promise<void> {
+  ensureSchema(): Promise<string> {
     if (this.#schema === undefined) {
       this.#schema = migrate(this.#pool, this.#retryAfter).catch((error: unknown) => {
         this.#schema = undefined;
@@ -205,10 +250,12 @@ export class PostgresStore implements DocumentStore {
   async #writeNow<R>(key: DocKey, decide: WriteDecider<R>, turn: Turn): Promise<WriteOutcome<R>> {
     let committing: WriteOutcome<R> | undefined;
     let after: StoredDocument | undefined;
+    let position = 0;
     let commitAt = 0;
     const landed = (outcome: WriteOutcome<R>) => {
       if (outcome.action === 'put' || (outcome.action === 'delete' && outcome.previous)) {
         turn.committed(after, commitAt);
+        this.#signal(key, position);
       }
       return outcome;
     };
@@ -218,8 +265,9 @@ export class PostgresStore implements DocumentStore {
           client,
           state,
           () =>
-            this.#decideAndApply(client, key, decide, (state) => {
+            this.#decideAndApply(client, key, decide, (state, at) => {
               after = state;
+              position = at;
             }),
           (outcome) => {
             committing = outcome;
@@ -236,16 +284,28 @@ export class PostgresStore implements DocumentStore {
       ) {
         return landed(put);
       }
+      // The COMMIT's outcome is unknown: signal it anyway (a needless wake-up
+      // is harmless; a missed one is not, and our own notification is skipped).
+      if (committing !== undefined && committing.action !== 'refuse') this.#signal(key, position);
       throw error;
     }
   }
 
-  /** `applied` receives the state the write leaves (undefined: deleted), before COMMIT. */
+  /** A commit of this instance, to this instance's listeners (others hear its notification). */
+  #signal(key: DocKey, position: number): void {
+    if (position <= 0 || this.#listeners.size === 0) return;
+    this.#listeners.emit({ kind: 'change', collection: key.collection, id: key.id, position });
+  }
+
+  /**
+   * `applied` receives the state the write leaves (undefined: deleted) and its
+   * change's position, before COMMIT.
+   */
   async #decideAndApply<R>(
     client: pg.PoolClient,
     key: DocKey,
     decide: WriteDecider<R>,
-    applied: (state: StoredDocument | undefined) => void,
+    applied: (state: StoredDocument | undefined, position: number) => void,
   ): Promise<WriteOutcome<R>> {
     const selected = await client.query<CurrentRow>(SELECT_FOR_UPDATE, [key.collection, key.id]);
     const row = selected.rows[0]!;
@@ -264,8 +324,8 @@ export class PostgresStore implements DocumentStore {
       if (current === undefined) {
         return { action: 'delete', previous: undefined, result: decision.result };
       }
-      await client.query(DELETE_DOC, params);
-      applied(undefined);
+      const deleted = await client.query<WrittenRow>(DELETE_DOC, [...params, this.#tag]);
+      applied(undefined, Number(deleted.rows[0]?.position ?? 0));
       return {
         action: 'delete',
         previous: toValidators(current.etag, current.lastModified, current.body.length),
@@ -273,21 +333,22 @@ export class PostgresStore implements DocumentStore {
       };
     }
     const etag = documentETag(BigInt(row.version), decision.body);
-    const written = await client.query<{ last_modified: string }>(
+    const written = await client.query<WrittenRow>(
       current === undefined ? INSERT_DOC : UPDATE_DOC,
-      [...params, etag, decision.body],
+      [...params, etag, decision.body, this.#tag],
     );
     const stamp = written.rows[0];
     if (stamp === undefined) throw new RetryTransaction('lost the create race');
     const doc = toValidators(etag, stamp.last_modified, decision.body.length);
-    applied({ ...doc, body: decision.body });
+    applied({ ...doc, body: decision.body }, Number(stamp.position));
     return { action: 'put', created: current === undefined, doc, result: decision.result };
   }
 
   async create(collection: string, body: Buffer): Promise<{ id: string } & StoredValidators> {
     let committing: ({ id: string } & StoredValidators) | undefined;
+    let position = 0;
     try {
-      return await this.#withClient('create', (client, state) => {
+      const made = await this.#withClient('create', (client, state) => {
         const id = newId();
         return transaction(
           client,
@@ -295,15 +356,17 @@ export class PostgresStore implements DocumentStore {
           async () => {
             const { rows } = await client.query<{ version: string }>(NEXT_VERSION);
             const etag = documentETag(BigInt(rows[0]!.version), body);
-            const written = await client.query<{ last_modified: string }>(INSERT_DOC, [
+            const written = await client.query<WrittenRow>(INSERT_DOC, [
               collection,
               id,
               etag,
               body,
+              this.#tag,
             ]);
             const stamp = written.rows[0];
             // An id collision is not expected; if it happens, try another id.
             if (stamp === undefined) throw new RetryTransaction('id taken');
+            position = Number(stamp.position);
             return { id, ...toValidators(etag, stamp.last_modified, body.length) };
           },
           (made) => {
@@ -311,11 +374,15 @@ export class PostgresStore implements DocumentStore {
           },
         );
       });
+      this.#signal({ collection, id: made.id }, position);
+      return made;
     } catch (error) {
       const made = committing;
+      if (made === undefined) throw error;
+      // Landed or unknown: signal it (see #writeNow).
+      this.#signal({ collection, id: made.id }, position);
       if (
-        made !== undefined &&
-        (await commitLanded(error, made.etag, () => this.validators({ collection, id: made.id })))
+        await commitLanded(error, made.etag, () => this.validators({ collection, id: made.id }))
       ) {
         return made;
       }
@@ -331,12 +398,74 @@ export class PostgresStore implements DocumentStore {
         options.after ?? null,
         limit + 1,
       ]);
-      const items = rows
+      const members = rows.filter((r) => r.id !== null);
+      const items = members
         .slice(0, limit)
-        .map((r) => ({ id: r.id, ...toValidators(r.etag, r.last_modified) }));
-      const next = rows.length > limit && items.length > 0 ? items[items.length - 1]!.id : null;
-      return { items, next };
+        .map((r) => ({ id: r.id!, ...toValidators(r.etag!, r.last_modified!) }));
+      const next = members.length > limit && items.length > 0 ? items[items.length - 1]!.id : null;
+      // The counter and the items come from one statement, so one snapshot.
+      const collectionRow = rows[0];
+      const page: ListPage = { items, position: Number(collectionRow?.version ?? 0), next };
+      if (collectionRow?.version != null && collectionRow.collection_modified != null) {
+        page.validators = toValidators(
+          collectionETag(BigInt(collectionRow.version)),
+          collectionRow.collection_modified,
+        );
+      }
+      return page;
     });
+  }
+
+  async changes(
+    collection: string,
+    options: { after: number; limit: number },
+  ): Promise<ChangePage> {
+    const after = Math.max(0, Math.floor(options.after));
+    const limit = Math.max(1, Math.floor(options.limit));
+    const rows = await this.#withClient('changes', async (client) => {
+      const result = await client.query<ChangeRow>(CHANGES_PAGE, [collection, after, limit]);
+      return result.rows;
+    });
+    // Same statement as the changes: a prune commits the deletion and the mark together.
+    const prunedThrough = Number(rows[0]?.pruned_through ?? 0);
+    if (after > 0 && after < prunedThrough) throw new ChangesExpiredError(prunedThrough);
+    const changes: StoredChange[] = [];
+    for (const row of rows) {
+      if (row.position === null) continue;
+      const change: StoredChange = {
+        position: Number(row.position),
+        id: row.id!,
+        lastModified: Number(row.last_modified),
+        deleted: row.deleted === true,
+      };
+      if (row.etag !== null) change.etag = row.etag;
+      changes.push(change);
+    }
+    return { changes, position: changes.at(-1)?.position ?? after };
+  }
+
+  subscribe(listener: (signal: ChangeSignal) => void): () => void {
+    const unsubscribe = this.#listeners.add(listener);
+    // Other instances' commits: the LISTEN connection, opened for the first listener.
+    if (!this.#closed) this.#notifications.start();
+    return unsubscribe;
+  }
+
+  async identity(): Promise<string> {
+    if (this.#closed) throw new StoreUnavailableError('the store is closed');
+    try {
+      return await this.ensureSchema();
+    } catch (error) {
+      throw toStoreError(error, this.#retryAfter);
+    }
+  }
+
+  /**
+   * One round of the change log's retention (change-log.ts; the timer runs it):
+   * how many old changes it looked at, -1 when another instance was pruning.
+   */
+  pruneChanges(): Promise<number> {
+    return this.#withClient('prune', (client) => pruneRound(client, this.#retentionMs));
   }
 
   async collectionValidators(collection: string): Promise<StoredValidators | undefined> {
@@ -362,6 +491,8 @@ export class PostgresStore implements DocumentStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#listeners.clear();
+    await Promise.all([this.#retention.close(), this.#notifications.close()]);
     await this.#pool.end();
   }
 }

@@ -201,7 +201,7 @@ await describePostgres('PostgreSQL store', () => {
           size: 2,
         });
         const { rows } = await raw.query('SELECT version FROM ifmatch_schema');
-        expect(rows).toEqual([{ version: 2 }]);
+        expect(rows).toEqual([{ version: 3 }]);
         const put = await s2.write({ collection: 'docs', id: 'new' }, () => ({
           action: 'put',
           body: json([1, 2, 3]),

@@ -34,45 +34,128 @@ FROM (SELECT 1) AS one LEFT JOIN cur ON true`;
 
 export const NEXT_VERSION = `SELECT nextval('ifmatch_version_seq') AS version`;
 
-// Every member write bumps its collection's counter in the same statement
-// (same transaction): the listing ETag changes exactly when a member does.
-const BUMP_COLLECTION = `
+// Every member write bumps its collection's counter, appends its change to the
+// log and queues its notification in the same statement (same transaction,
+// no extra round trip): the listing ETag and the feed change exactly when a
+// member does. The statement's own parameters come first ($1 collection, $2
+// id, …); CHANGE_PARAMS names the last one, this instance's tag.
+//
+// Why the position is in commit order within a collection: the position is
+// the collection's new `version`, and the upsert below keeps that row locked
+// until COMMIT, so the next writer of the collection waits for this COMMIT
+// and then (READ COMMITTED re-reads the locked row) takes version + 1. A
+// waiter is woken only after the commit is visible to new snapshots, so a
+// reader that sees position p also sees every position below it: the feed
+// has no holes that fill in later.
+function appendChange(tag: string, etag: string, deleted: boolean): string {
+  return `
 c AS (
   INSERT INTO ifmatch_collections (collection, version, last_modified)
   SELECT $1, 1, last_modified FROM d
   ON CONFLICT (collection) DO UPDATE SET
     version = ifmatch_collections.version + 1,
     last_modified = GREATEST(ifmatch_collections.last_modified, excluded.last_modified)
-)`;
+  RETURNING version
+), l AS (
+  -- recorded_at is taken here, once the collection row is locked: it grows
+  -- with the position (retention prunes a prefix of the log anyway).
+  INSERT INTO ifmatch_changes (collection, position, id, etag, last_modified, deleted, recorded_at)
+  SELECT $1, c.version, $2, ${etag}, d.last_modified, ${deleted}, ${NOW_MS} FROM c, d
+)
+SELECT d.last_modified, c.version AS position, pg_notify('ifmatch_changes', ${notifyPayload(tag)}) AS notified
+FROM d, c`;
+}
 
+/**
+ * The notification (notifications.ts parses it): [instance tag, position,
+ * collection, id] as JSON. PostgreSQL refuses payloads of 8000 bytes or more,
+ * which would fail the write: a longer one is sent as [tag] alone, and the
+ * listeners treat it as a resync.
+ */
+function notifyPayload(tag: string): string {
+  const full = `json_build_array(${tag}::text, c.version, $1::text, $2::text)::text`;
+  return `CASE WHEN octet_length($1::text) + octet_length($2::text) < 7000 THEN ${full}
+    ELSE json_build_array(${tag}::text)::text END`;
+}
+
+/** What the write statements return: the write's stamp and its change's position. */
+export interface WrittenRow {
+  last_modified: string;
+  position: string;
+}
+
+/** $1 collection, $2 id, $3 etag, $4 body, $5 instance tag. */
 export const UPDATE_DOC = `
 WITH d AS (
   UPDATE ifmatch_documents SET etag = $3, body = $4::bytea, size = octet_length($4::bytea), last_modified = ${NOW_MS}
   WHERE collection = $1 AND id = $2 RETURNING last_modified
-), ${BUMP_COLLECTION}
-SELECT last_modified FROM d`;
+), ${appendChange('$5', '$3', false)}`;
 
 // ON CONFLICT DO NOTHING: a concurrent create of the same id makes this return
-// no row, and the whole transaction is retried (then it sees that row).
+// no row (and append nothing), and the whole transaction is retried (then it
+// sees that row). Parameters as UPDATE_DOC.
 export const INSERT_DOC = `
 WITH d AS (
   INSERT INTO ifmatch_documents (collection, id, etag, body, size, last_modified)
   VALUES ($1, $2, $3, $4::bytea, octet_length($4::bytea), ${NOW_MS})
   ON CONFLICT DO NOTHING RETURNING last_modified
-), ${BUMP_COLLECTION}
-SELECT last_modified FROM d`;
+), ${appendChange('$5', '$3', false)}`;
 
+/** $1 collection, $2 id, $3 instance tag. Deleting nothing appends nothing. */
 export const DELETE_DOC = `
 WITH d AS (
   DELETE FROM ifmatch_documents WHERE collection = $1 AND id = $2
   RETURNING ${NOW_MS} AS last_modified
-), ${BUMP_COLLECTION}
-SELECT last_modified FROM d`;
+), ${appendChange('$3', 'NULL', true)}`;
 
-// One row more than asked tells whether there is a next page.
-export const LIST_PAGE = `SELECT id, etag, last_modified FROM ifmatch_documents
-         WHERE collection = $1 AND ($2::text IS NULL OR id > $2::text)
-         ORDER BY id LIMIT $3`;
+// One row more than asked tells whether there is a next page. The
+// collection's counter comes from the same statement, so the same snapshot
+// as the items (ListPage.position); the one-row `col` keeps it on an empty page.
+export const LIST_PAGE = `
+SELECT col.version, col.last_modified AS collection_modified, p.id, p.etag, p.last_modified
+FROM (SELECT 1) AS one
+LEFT JOIN ifmatch_collections col ON col.collection = $1
+LEFT JOIN LATERAL (
+  SELECT id, etag, last_modified FROM ifmatch_documents
+  WHERE collection = $1 AND ($2::text IS NULL OR id > $2::text)
+  ORDER BY id LIMIT $3
+) p ON true
+ORDER BY p.id`;
+
+// The log after $2, at most $3 changes, and how far it was pruned, in one
+// statement (one snapshot: a prune commits both at once).
+export const CHANGES_PAGE = `
+SELECT col.pruned_through, ch.position, ch.id, ch.etag, ch.last_modified, ch.deleted
+FROM (SELECT 1) AS one
+LEFT JOIN ifmatch_collections col ON col.collection = $1
+LEFT JOIN LATERAL (
+  SELECT position, id, etag, last_modified, deleted FROM ifmatch_changes
+  WHERE collection = $1 AND position > $2
+  ORDER BY position LIMIT $3
+) ch ON true
+ORDER BY ch.position`;
+
+/**
+ * Prunes, per collection, the prefix of the log up to its last change older
+ * than $1 ms (at most $2 of the oldest changes looked at per round), and
+ * records how far in pruned_through (GREATEST: never back). Run with the
+ * PRUNE_LOCK held (change-log.ts), so two instances never prune at once.
+ */
+export const PRUNE_CHANGES = `
+WITH old AS (
+  SELECT collection, position FROM ifmatch_changes
+  WHERE recorded_at < ${NOW_MS} - $1::bigint
+  ORDER BY recorded_at LIMIT $2
+), cut AS (
+  SELECT collection, max(position) AS through, count(*) AS n FROM old GROUP BY collection
+), gone AS (
+  DELETE FROM ifmatch_changes ch USING cut
+  WHERE ch.collection = cut.collection AND ch.position <= cut.through
+), marked AS (
+  UPDATE ifmatch_collections col SET pruned_through = GREATEST(col.pruned_through, cut.through)
+  FROM cut WHERE col.collection = cut.collection
+)
+SELECT coalesce(sum(n), 0)::int AS looked_at FROM cut`;
 
 export const SELECT_COLLECTION =
   'SELECT version, last_modified FROM ifmatch_collections WHERE collection = $1';
@@ -96,10 +179,22 @@ export interface CurrentRow {
   last_modified: string | null;
   body: Buffer | null;
 }
+/** LIST_PAGE: the nulls are a collection never written, or an empty page. */
 export interface ListRow {
-  id: string;
-  etag: string;
-  last_modified: string;
+  version: string | null;
+  collection_modified: string | null;
+  id: string | null;
+  etag: string | null;
+  last_modified: string | null;
+}
+/** CHANGES_PAGE: the nulls are a collection never written, or nothing after $2. */
+export interface ChangeRow {
+  pruned_through: string | null;
+  position: string | null;
+  id: string | null;
+  etag: string | null;
+  last_modified: string | null;
+  deleted: boolean | null;
 }
 export interface CollectionRow {
   version: string;

@@ -18,6 +18,12 @@ export interface PostgresStoreOptions {
   readsInFlight?: number;
   /** Sent as Retry-After with the 503 (default 1 s). */
   retryAfterSeconds?: number;
+  /**
+   * How long the change log keeps a change (IFMATCH_PG_CHANGE_RETENTION_MS,
+   * default 7 days). Older changes are pruned; a feed cursor older than what
+   * is kept gets ChangesExpiredError (HTTP 410: list again).
+   */
+  changeRetentionMs?: number;
   /** Background errors (a pooled connection lost while idle). Default: one line on stderr. */
   onError?: (error: Error) => void;
 }
@@ -25,6 +31,9 @@ export interface PostgresStoreOptions {
 export type PostgresSettings = Required<PostgresStoreOptions>;
 
 export function resolveSettings(options: PostgresStoreOptions): PostgresSettings {
+  if (options.changeRetentionMs !== undefined && !(options.changeRetentionMs > 0)) {
+    throw new RangeError('changeRetentionMs must be positive');
+  }
   return {
     statementTimeoutMs:
       options.statementTimeoutMs ?? envNumber('IFMATCH_PG_STATEMENT_TIMEOUT_MS') ?? 5000,
@@ -34,6 +43,10 @@ export function resolveSettings(options: PostgresStoreOptions): PostgresSettings
     idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
     readsInFlight: options.readsInFlight ?? envNumber('IFMATCH_PG_READS_IN_FLIGHT') ?? 2,
     retryAfterSeconds: options.retryAfterSeconds ?? 1,
+    changeRetentionMs:
+      options.changeRetentionMs ??
+      envNumber('IFMATCH_PG_CHANGE_RETENTION_MS') ??
+      7 * 24 * 60 * 60_000,
     onError:
       options.onError ??
       ((error: Error) => process.stderr.write(`ifmatch postgres: ${error.message}\n`)),
