@@ -2,7 +2,17 @@
 // serve /doc/{size}; ifmatch serves /api/bench/doc-{size} after the runner
 // PUTs the documents into it.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, SIZES, TMP_DIR } from './documents.mjs';
 import { get } from './probe.mjs';
@@ -166,20 +176,46 @@ async function waitForHttp(url, ms, child, what) {
   throw new Error(`${what}: not ready after ${ms} ms (${last})\n${child.log()}`);
 }
 
+// The target's stderr (the request log) goes to a file, as a service's log
+// goes to journald or a file: the server pays for its write(2)s, and the
+// bench process (on the same cores as the load generator) does not read every
+// line through a pipe, which would put a log consumer's cost into the figures.
+// stdout (a peer's one "listening" line) stays a pipe.
+let logFiles = 0;
 function spawnLogged(args, nodeArgs = []) {
+  const file = join(TMP_DIR, `target-${process.pid}-${logFiles++}.log`);
+  mkdirSync(TMP_DIR, { recursive: true });
+  const fd = openSync(file, 'w');
   const child = spawn(process.execPath, [...nodeArgs, ...args], {
     cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', fd],
     env: { ...process.env, NODE_ENV: 'production' },
   });
-  let log = '';
-  const keep = (c) => {
-    log = (log + c).slice(-4000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  child.log = () => log;
+  closeSync(fd);
+  let out = '';
+  child.stdout.on('data', (c) => {
+    out = (out + c).slice(-2000);
+  });
+  /** The last bytes the target wrote (for error messages). */
+  child.log = () => out + tailOf(file);
+  process.once('exit', () => rmSync(file, { force: true }));
   return child;
+}
+
+function tailOf(file) {
+  try {
+    const tail = openSync(file, 'r');
+    try {
+      const size = fstatSync(tail).size;
+      const buf = Buffer.alloc(Math.min(size, 2000));
+      readSync(tail, buf, 0, buf.length, size - buf.length);
+      return buf.toString();
+    } finally {
+      closeSync(tail);
+    }
+  } catch {
+    return '';
+  }
 }
 
 /** PUTs one document; returns the ETag of the stored state. */
