@@ -427,7 +427,9 @@ describe('update() backoff policy', () => {
 
   /** Pause between the end of each 412 and the next request (the backoff sleep, if any). */
   function pausesAfter412(log: { start: number; end: number; status: number }[]) {
-    return log.slice(0, -1).flatMap((e, i) => (e.status === 412 ? [log[i + 1].start - e.end] : []));
+    return log
+      .slice(0, -1)
+      .flatMap((e, i) => (e.status === 412 ? [log[i + 1]!.start - e.end] : []));
   }
 
   it("base 'auto' sleeps in units of the observed write round trip (slow server, long sleep)", async () => {
