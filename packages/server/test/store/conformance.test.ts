@@ -16,12 +16,14 @@ import { storeConformance } from './conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ifmatch-conformance-'));
 const file = join(dir, 'store.db');
+let files = 0;
 
 storeConformance({
   name: 'sqlite file',
   open: async () => openSqliteStore(file),
   // Another connection on the same file: what a second process sees.
   openSecond: async () => openSqliteStore(file),
+  openWith: async (options) => openSqliteStore(join(dir, `with-${++files}.db`), options),
   retriesDecide: false,
   cleanup: async () => rmSync(dir, { recursive: true, force: true }),
 });
@@ -29,6 +31,7 @@ storeConformance({
 storeConformance({
   name: 'sqlite :memory:',
   open: async () => openSqliteStore(':memory:'),
+  openWith: async (options) => openSqliteStore(':memory:', options),
   retriesDecide: false,
   cleanup: async () => {},
 });
@@ -37,6 +40,8 @@ storeConformance({
 // they do over a network (the races below then really race).
 let database: TestDatabase | undefined;
 let relay: Outage | undefined;
+/** Databases of openWith, each a store of its own. */
+const others: TestDatabase[] = [];
 await describePostgres('store conformance (PostgreSQL)', () => {
   storeConformance({
     name: 'postgres (2 ms each way)',
@@ -47,10 +52,16 @@ await describePostgres('store conformance (PostgreSQL)', () => {
     },
     // A second pool on the same database: another server instance.
     openSecond: async () => openPostgresStore(relay!.url(database!.name), { poolSize: 4 }),
+    async openWith(options) {
+      const own = await createTestDatabase();
+      others.push(own);
+      return openPostgresStore(relay!.url(own.name), { poolSize: 4, ...options });
+    },
     retriesDecide: true,
     async cleanup() {
       await relay?.close();
       await database?.drop();
+      for (const own of others) await own.drop();
     },
   });
 });

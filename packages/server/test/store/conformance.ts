@@ -9,13 +9,16 @@ import { randomBytes } from 'node:crypto';
 import { hashBytes } from '@ifmatch/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectionETag, documentETag } from '../../src/store/etag.js';
-import type {
-  DocKey,
-  DocumentStore,
-  StoredDocument,
-  StoredValidators,
-  WriteDecider,
-  WriteOutcome,
+import {
+  type ChangeSignal,
+  ChangesExpiredError,
+  type DocKey,
+  type DocumentStore,
+  type StoredChange,
+  type StoredDocument,
+  type StoredValidators,
+  type WriteDecider,
+  type WriteOutcome,
 } from '../../src/store/types.js';
 
 export interface StoreTarget {
@@ -27,6 +30,12 @@ export interface StoreTarget {
    * (undefined when the backend has no shared data, e.g. SQLite :memory:).
    */
   openSecond?: () => Promise<DocumentStore>;
+  /**
+   * A fresh, empty store on storage of its own (another file or database,
+   * never the suite's), with these options (e.g. a short change retention).
+   * The suite closes it; cleanup() removes its storage.
+   */
+  openWith(options: { changeRetentionMs?: number }): Promise<DocumentStore>;
   /**
    * Whether write() retries a transaction that lost a race by calling decide
    * again (PostgreSQL: two creates of one absent id). The suite then checks
@@ -52,6 +61,60 @@ function expectPut<R>(
 ): asserts out is Extract<WriteOutcome<R>, { action: 'put' }> {
   expect(out.action).toBe('put');
 }
+
+/** Waits until `check` holds (polling), failing with `what` after `timeoutMs`. */
+async function eventually(what: string, check: () => boolean, timeoutMs = 3000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Every change of a collection after `after`, through pages of `limit`. */
+async function allChanges(
+  store: DocumentStore,
+  collection: string,
+  after = 0,
+  limit = 1000,
+): Promise<StoredChange[]> {
+  const out: StoredChange[] = [];
+  for (let position = after; ; ) {
+    const page = await store.changes(collection, { after: position, limit });
+    out.push(...page.changes);
+    if (page.changes.length < limit) return out;
+    position = page.position;
+  }
+}
+
+/**
+ * This process's lasting handles and requests by type (timers, sockets): the
+ * lowest count of each over a few samples, so timers that come and go (the
+ * test runner's own) do not count, while one left running always does.
+ */
+async function lastingResources(): Promise<Map<string, number>> {
+  let lowest: Map<string, number> | undefined;
+  for (let sample = 0; sample < 8; sample++) {
+    await sleep(10);
+    const counts = new Map<string, number>();
+    for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);
+    if (lowest === undefined) lowest = counts;
+    else
+      for (const [kind, count] of lowest) lowest.set(kind, Math.min(count, counts.get(kind) ?? 0));
+  }
+  return lowest!;
+}
+
+/** What a change of a written document must say. */
+const changeOf = (position: number, id: string, doc: StoredValidators): StoredChange => ({
+  position,
+  id,
+  etag: doc.etag,
+  lastModified: doc.lastModified,
+  deleted: false,
+});
 
 export function storeConformance(target: StoreTarget): void {
   describe(`store conformance: ${target.name}`, () => {
@@ -466,6 +529,358 @@ export function storeConformance(target: StoreTarget): void {
         });
       });
     }
+
+    describe('change log', () => {
+      it('every committed write appends one change, in commit order, with the new state', async () => {
+        const c = collection();
+        const before = Date.now();
+        const a1 = await put({ collection: c, id: 'a' }, json(1));
+        const b1 = await put({ collection: c, id: 'b' }, json(2));
+        const a2 = await put({ collection: c, id: 'a' }, json(3));
+        const made = await store.create(c, json(4));
+        const del = await store.write({ collection: c, id: 'b' }, () => ({ action: 'delete' }));
+        expectPut(a1);
+        expectPut(b1);
+        expectPut(a2);
+        expect(del.action === 'delete' && del.previous).toEqual(b1.doc);
+        // Another collection's writes stay out of this log.
+        await put({ collection: `${c}x`, id: 'a' }, json(5));
+
+        const page = await store.changes(c, { after: 0, limit: 100 });
+        expect(page.changes).toHaveLength(5);
+        const positions = page.changes.map((ch) => ch.position);
+        expect(positions[0]).toBeGreaterThanOrEqual(1);
+        for (let i = 1; i < positions.length; i++) {
+          expect(positions[i]).toBeGreaterThan(positions[i - 1]!);
+        }
+        const [p1, p2, p3, p4, p5] = positions as [number, number, number, number, number];
+        const { id: madeId, ...madeDoc } = made;
+        expect(page.changes.slice(0, 4)).toEqual([
+          changeOf(p1, 'a', a1.doc),
+          changeOf(p2, 'b', b1.doc),
+          changeOf(p3, 'a', a2.doc),
+          changeOf(p4, madeId, madeDoc),
+        ]);
+        // A deletion is a tombstone: no ETag, the time it was deleted.
+        const tomb = page.changes[4]!;
+        expect(tomb).toMatchObject({ position: p5, id: 'b', deleted: true });
+        expect(tomb.etag).toBeUndefined();
+        expect(tomb.lastModified).toBeGreaterThanOrEqual(made.lastModified);
+        expect(Math.abs(tomb.lastModified - before)).toBeLessThan(5000);
+        expect(page.position).toBe(p5);
+        // Nothing after the last one; the page says where it stands.
+        expect(await store.changes(c, { after: p5, limit: 100 })).toEqual({
+          changes: [],
+          position: p5,
+        });
+      });
+
+      it('a refusal and a no-op delete append nothing', async () => {
+        const c = collection();
+        const out = await put({ collection: c, id: 'x' }, json(1));
+        expectPut(out);
+        const before = await store.changes(c, { after: 0, limit: 100 });
+        expect(before.changes).toHaveLength(1);
+        await store.write({ collection: c, id: 'x' }, () => ({ action: 'refuse', result: 412 }));
+        await store.write({ collection: c, id: 'y' }, () => ({ action: 'refuse', result: 404 }));
+        await store.write({ collection: c, id: 'y' }, () => ({ action: 'delete' }));
+        expect(await store.changes(c, { after: 0, limit: 100 })).toEqual(before);
+        // A collection that only saw a no-op delete has an empty log.
+        const empty = collection();
+        await store.write({ collection: empty, id: 'y' }, () => ({ action: 'delete' }));
+        expect(await store.changes(empty, { after: 0, limit: 100 })).toEqual({
+          changes: [],
+          position: 0,
+        });
+        expect((await store.list(empty, { limit: 10 })).position).toBe(0);
+      });
+
+      it('pages with limit and after, from the oldest with after = 0', async () => {
+        const c = collection();
+        for (let i = 0; i < 7; i++) await put({ collection: c, id: `d${i % 3}` }, json(i));
+        const all = (await store.changes(c, { after: 0, limit: 100 })).changes;
+        expect(all).toHaveLength(7);
+        const pages: StoredChange[][] = [];
+        let after = 0;
+        for (let guard = 0; guard < 10; guard++) {
+          const page = await store.changes(c, { after, limit: 3 });
+          if (page.changes.length === 0) {
+            expect(page.position).toBe(after);
+            break;
+          }
+          expect(page.position).toBe(page.changes.at(-1)!.position);
+          pages.push(page.changes);
+          after = page.position;
+        }
+        expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
+        expect(pages.flat()).toEqual(all);
+        // after need not be a position of this log: strictly greater ones follow.
+        const mid = all[2]!.position;
+        expect((await store.changes(c, { after: mid + 0.5, limit: 100 })).changes).toEqual(
+          all.filter((ch) => ch.position > mid + 0.5),
+        );
+        expect((await store.changes(c, { after: mid, limit: 2 })).changes).toEqual(all.slice(3, 5));
+      });
+
+      it('list().position: changes after it are exactly the later writes', async () => {
+        const c = collection();
+        expect((await store.list(c, { limit: 10 })).position).toBe(0);
+        await put({ collection: c, id: 'a' }, json(1));
+        await put({ collection: c, id: 'b' }, json(2));
+        const listed = await store.list(c, { limit: 1 });
+        expect(listed.items.map((i) => i.id)).toEqual(['a']);
+        const log = await allChanges(store, c);
+        // Every page of the listing carries the position, also a partial one.
+        expect(listed.position).toBe(log.at(-1)!.position);
+        expect(await store.changes(c, { after: listed.position, limit: 100 })).toEqual({
+          changes: [],
+          position: listed.position,
+        });
+        const later = await put({ collection: c, id: 'c' }, json(3));
+        expectPut(later);
+        await store.write({ collection: c, id: 'a' }, () => ({ action: 'delete' }));
+        const since = await store.changes(c, { after: listed.position, limit: 100 });
+        expect(since.changes.map((ch) => [ch.id, ch.deleted, ch.etag])).toEqual([
+          ['c', false, later.doc.etag],
+          ['a', true, undefined],
+        ]);
+        expect((await store.list(c, { limit: 10 })).position).toBe(since.position);
+      });
+
+      it('changes older than the retention expire: ChangesExpiredError, while after = 0 still works', async () => {
+        const retentionMs = 1000;
+        const short = await target.openWith({ changeRetentionMs: retentionMs });
+        opened.push(short);
+        const c = collection();
+        await short.write({ collection: c, id: 'a' }, () => ({ action: 'put', body: json(1) }));
+        await short.write({ collection: c, id: 'b' }, () => ({ action: 'put', body: json(2) }));
+        const [p1, p2] = (await short.changes(c, { after: 0, limit: 10 })).changes.map(
+          (ch) => ch.position,
+        ) as [number, number];
+        // The store prunes by itself (a timer), within a fraction of the retention after it.
+        const started = Date.now();
+        let kept = 2;
+        while (kept > 0) {
+          expect(Date.now() - started, 'pruned within 3x the retention').toBeLessThan(
+            3 * retentionMs,
+          );
+          await sleep(50);
+          kept = (await short.changes(c, { after: 0, limit: 10 })).changes.length;
+        }
+        expect(Date.now() - started).toBeGreaterThanOrEqual(retentionMs - 100);
+        const fresh = await short.write({ collection: c, id: 'c' }, () => ({
+          action: 'put',
+          body: json(3),
+        }));
+        expectPut(fresh);
+        const error = await short.changes(c, { after: p1, limit: 10 }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(ChangesExpiredError);
+        // The oldest resumable position: the last one pruned.
+        expect((error as ChangesExpiredError).oldest).toBe(p2);
+        const resumed = await short.changes(c, { after: p2, limit: 10 });
+        expect(resumed.changes.map((ch) => ch.id)).toEqual(['c']);
+        const fromOldest = await short.changes(c, { after: 0, limit: 10 });
+        expect(fromOldest).toEqual(resumed);
+        // A listing's position is always resumable.
+        const listed = await short.list(c, { limit: 10 });
+        expect(listed.items.map((i) => i.id)).toEqual(['a', 'b', 'c']);
+        await expect(short.changes(c, { after: listed.position, limit: 10 })).resolves.toEqual({
+          changes: [],
+          position: listed.position,
+        });
+        // Another collection of the store with nothing pruned is not expired.
+        const other = collection();
+        await short.write({ collection: other, id: 'x' }, () => ({ action: 'put', body: json(1) }));
+        const otherLog = await short.changes(other, { after: 0, limit: 10 });
+        expect(otherLog.changes).toHaveLength(1);
+        await expect(short.changes(other, { after: 1, limit: 10 })).resolves.toBeDefined();
+      });
+
+      it('concurrent writers through two instances: every committed write once, in commit order', async () => {
+        const other = target.openSecond ? await target.openSecond() : store;
+        if (other !== store) opened.push(other);
+        const c = collection();
+        const outs = await Promise.all(
+          Array.from({ length: 48 }, (_, i) => {
+            const k = { collection: c, id: `d${i % 4}` };
+            const s = i % 2 ? other : store;
+            return i % 6 === 5
+              ? s.write(k, () => ({ action: 'delete' as const }))
+              : s.write(k, () => ({ action: 'put' as const, body: json(i) }));
+          }),
+        );
+        const putTags = outs.flatMap((o) => (o.action === 'put' ? [o.doc.etag] : []));
+        const deletions = outs.filter((o) => o.action === 'delete' && o.previous).length;
+        const log = await allChanges(store, c, 0, 7);
+        expect(log).toHaveLength(putTags.length + deletions);
+        for (let i = 1; i < log.length; i++) {
+          expect(log[i]!.position).toBeGreaterThan(log[i - 1]!.position);
+        }
+        expect(log.filter((ch) => !ch.deleted).map((ch) => ch.etag)).toHaveLength(putTags.length);
+        expect(new Set(log.flatMap((ch) => (ch.deleted ? [] : [ch.etag])))).toEqual(
+          new Set(putTags),
+        );
+        expect(log.filter((ch) => ch.deleted)).toHaveLength(deletions);
+        // Commit order: per document, versions follow each other, a delete
+        // only follows a version, and the last change is the current state.
+        for (let d = 0; d < 4; d++) {
+          const id = `d${d}`;
+          const mine = log.filter((ch) => ch.id === id);
+          let previous: StoredChange | undefined;
+          for (const ch of mine) {
+            if (ch.deleted)
+              expect(previous?.deleted ?? true, `${id}: delete of absent`).toBe(false);
+            if (!ch.deleted && previous && !previous.deleted) {
+              expect(sequenceOf(ch.etag!)).toBeGreaterThan(sequenceOf(previous.etag!));
+            }
+            previous = ch;
+          }
+          const current = await store.validators({ collection: c, id });
+          expect(current?.etag).toBe(previous?.deleted ? undefined : previous?.etag);
+        }
+        // The listing's position is the log's last.
+        expect((await other.list(c, { limit: 1 })).position).toBe(log.at(-1)!.position);
+      });
+    });
+
+    describe('identity', () => {
+      it('is stable for the storage and differs for another one', async () => {
+        const id = await store.identity();
+        expect(typeof id).toBe('string');
+        expect(id.length).toBeGreaterThan(0);
+        expect(await store.identity()).toBe(id);
+        if (target.openSecond) {
+          const other = await target.openSecond();
+          opened.push(other);
+          expect(await other.identity()).toBe(id);
+        }
+        const fresh = await target.openWith({});
+        opened.push(fresh);
+        const freshId = await fresh.identity();
+        expect(freshId).not.toBe(id);
+        expect(await fresh.identity()).toBe(freshId);
+      });
+    });
+
+    describe('subscribe', () => {
+      const changesOf = (signals: ChangeSignal[], c: string) =>
+        signals.flatMap((s) => (s.kind === 'change' && s.collection === c ? [s] : []));
+
+      it("signals this instance's commits with the change's position; unsubscribe stops them", async () => {
+        const c = collection();
+        const signals: ChangeSignal[] = [];
+        const unsubscribe = store.subscribe((s) => signals.push(s));
+        await put({ collection: c, id: 'a' }, json(1));
+        const made = await store.create(c, json(2));
+        await store.write({ collection: c, id: 'a' }, () => ({ action: 'delete' }));
+        // Refusals and no-ops commit nothing, so they signal nothing.
+        await store.write({ collection: c, id: 'a' }, () => ({ action: 'delete' }));
+        await store.write({ collection: c, id: 'b' }, () => ({ action: 'refuse', result: 1 }));
+        const log = await allChanges(store, c);
+        expect(log).toHaveLength(3);
+        await eventually('three signals', () => changesOf(signals, c).length >= 3);
+        // Duplicates are allowed; every change is signalled, with its position.
+        const signalled = new Map(changesOf(signals, c).map((s) => [s.position, s.id]));
+        expect([...signalled]).toEqual(log.map((ch) => [ch.position, ch.id]));
+        expect(log.map((ch) => ch.id)).toEqual(['a', made.id, 'a']);
+
+        unsubscribe();
+        unsubscribe(); // twice is harmless
+        const count = signals.length;
+        await put({ collection: c, id: 'a' }, json(3));
+        await sleep(100);
+        expect(signals.length).toBe(count);
+      });
+
+      it('each subscription gets every signal; one leaving does not stop the others', async () => {
+        const c = collection();
+        const first: ChangeSignal[] = [];
+        const second: ChangeSignal[] = [];
+        const stopFirst = store.subscribe((s) => first.push(s));
+        const stopSecond = store.subscribe((s) => second.push(s));
+        try {
+          await put({ collection: c, id: 'a' }, json(1));
+          await eventually(
+            'both',
+            () => changesOf(first, c).length > 0 && changesOf(second, c).length > 0,
+          );
+          stopFirst();
+          await put({ collection: c, id: 'b' }, json(2));
+          await eventually('the second', () => changesOf(second, c).some((s) => s.id === 'b'));
+          expect(changesOf(first, c).some((s) => s.id === 'b')).toBe(false);
+        } finally {
+          stopFirst();
+          stopSecond();
+        }
+      });
+
+      const second = target.openSecond;
+      if (second !== undefined) {
+        it("signals another instance's commits, within tens of milliseconds", async () => {
+          const other = await second();
+          opened.push(other);
+          const c = collection();
+          const signals: ChangeSignal[] = [];
+          const unsubscribe = store.subscribe((s) => signals.push(s));
+          try {
+            const started = Date.now();
+            await other.write({ collection: c, id: 'a' }, () => ({ action: 'put', body: json(1) }));
+            await eventually(
+              'a signal of the other commit',
+              () => changesOf(signals, c).length > 0,
+            );
+            expect(Date.now() - started).toBeLessThan(1000);
+            await other.write({ collection: c, id: 'a' }, () => ({ action: 'delete' }));
+            await other.create(c, json(2));
+            const log = await allChanges(store, c);
+            expect(log).toHaveLength(3);
+            await eventually('every commit of the other', () => {
+              const positions = new Set(changesOf(signals, c).map((s) => s.position));
+              return log.every((ch) => positions.has(ch.position));
+            });
+            for (const s of changesOf(signals, c)) {
+              expect(log.find((ch) => ch.position === s.position)?.id).toBe(s.id);
+            }
+          } finally {
+            unsubscribe();
+          }
+          const count = changesOf(signals, c).length;
+          await other.write({ collection: c, id: 'b' }, () => ({ action: 'put', body: json(3) }));
+          await sleep(150);
+          expect(changesOf(signals, c)).toHaveLength(count);
+        });
+      }
+
+      it('close() ends its signals and leaves no timer, socket or file behind', async () => {
+        const before = await lastingResources();
+        const extra = await (target.openSecond ?? (() => target.openWith({})))();
+        const signals: ChangeSignal[] = [];
+        extra.subscribe((s) => signals.push(s));
+        const c = collection();
+        await extra.write({ collection: c, id: 'a' }, () => ({ action: 'put', body: json(1) }));
+        await eventually('its own commit', () => changesOf(signals, c).length > 0);
+        // Closed with a listener still subscribed: close() ends the subscription too.
+        await extra.close();
+        const until = Date.now() + 3000;
+        for (;;) {
+          const now = await lastingResources();
+          const left = [...now].filter(([kind, count]) => count > (before.get(kind) ?? 0));
+          if (left.length === 0) break;
+          if (Date.now() > until) {
+            expect(Object.fromEntries(left), 'left behind by close()').toEqual({});
+          }
+        }
+        const count = signals.length;
+        if (target.openSecond) {
+          await put({ collection: c, id: 'b' }, json(2));
+          await sleep(100);
+        }
+        expect(signals).toHaveLength(count);
+      });
+    });
 
     describe('lifecycle', () => {
       it('is ready while open, not after close; close twice is fine', async () => {
