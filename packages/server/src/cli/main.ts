@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The `ifmatch` command: `serve` (the document server) and `race` (proves no
-// update is lost; written by the client package's authors, loaded on demand).
+// The `ifmatch` command: `serve` (the document server), `race` (proves no
+// update is lost; written by the client package's authors, loaded on demand)
+// and `watch` (prints changes as they happen; loaded on demand too).
 // Exit status: 0 success, 1 a runtime failure, 2 a usage error (as in getopt
 // tools: a caller can tell "you asked wrongly" from "it went wrong").
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ const USAGE = `Usage: ifmatch <command> [options]
 Commands:
   serve   Run the document server (HTTP conditional requests, RFC 9110)
   race    Race concurrent editors against a server and check no update is lost
+  watch   Print each new version of a document, or each change of a collection
 
 Options:
   -h, --help      this text
@@ -53,6 +55,9 @@ async function main(argv: string[]): Promise<number> {
       return runServe(rest);
     case 'race':
       return runRaceCommand(rest);
+    case 'watch':
+      // On demand: `serve` does not load the client.
+      return (await import('./watch.js')).runWatch(rest);
     case '--version':
     case '-v':
       process.stdout.write(`${version()}\n`);
