@@ -193,9 +193,10 @@ await describePostgres('PostgreSQL change log', () => {
 
   it('prunes by retention, in every instance at once, and says when a position has expired', async () => {
     const pruneDb = await createTestDatabase();
-    // Retention 300 ms: the timers run every 75 ms, in three instances.
+    // Retention 1.5 s: the timers run every 375 ms, in three instances (long enough
+    // that a change written below is still kept when read on a loaded machine).
     const stores = await Promise.all(
-      [0, 1, 2].map(() => openPostgresStore(pruneDb.url, { changeRetentionMs: 300, poolSize: 3 })),
+      [0, 1, 2].map(() => openPostgresStore(pruneDb.url, { changeRetentionMs: 1500, poolSize: 3 })),
     );
     const [p, q] = stores as [PostgresStore, PostgresStore, PostgresStore];
     try {
@@ -204,7 +205,7 @@ await describePostgres('PostgreSQL change log', () => {
       expect((await q.changes(c, { after: 0, limit: 10 })).changes).toHaveLength(5);
       // Explicit rounds from two instances at once on top of the timers: one
       // prunes, the other finds the lock taken (-1) or nothing left; no error.
-      await sleep(350);
+      await sleep(1600);
       const rounds = await Promise.all([p.pruneChanges(), q.pruneChanges(), p.pruneChanges()]);
       for (const n of rounds) expect(n).toBeGreaterThanOrEqual(-1);
       // Written after the old ones are due: kept.
@@ -226,7 +227,7 @@ await describePostgres('PostgreSQL change log', () => {
       ]);
       expect((await q.list(c, { limit: 100 })).position).toBe(6);
       // The timers go on pruning by themselves.
-      await sleep(600);
+      await sleep(2200);
       expect((await q.changes(c, { after: 0, limit: 10 })).changes).toEqual([]);
       await expect(q.changes(c, { after: 5, limit: 10 })).rejects.toBeInstanceOf(
         ChangesExpiredError,

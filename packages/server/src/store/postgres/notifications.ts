@@ -24,6 +24,12 @@ const RECONNECT_CAP_MS = 5_000;
 const HEARTBEAT_MS = 15_000;
 const HEARTBEAT_TIMEOUT_MS = 5_000;
 
+/** A query the client gives up on after `ms` (supported by pg, missing from its types). */
+function timed(text: string, ms: number): pg.QueryConfig {
+  const config: pg.QueryConfig & { query_timeout: number } = { text, query_timeout: ms };
+  return config;
+}
+
 /** The delay before reconnect attempt `attempt` (0-based): capped exponential, with jitter. */
 export function reconnectDelayMs(attempt: number, random: number = Math.random()): number {
   const ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** Math.min(attempt, 20));
@@ -171,7 +177,8 @@ export class ChangeNotifications {
     this.#client = client;
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANNEL}`);
+      // Bounded like connecting: a database that accepts but never answers is an outage too.
+      await client.query(timed(`LISTEN ${CHANNEL}`, this.#options.connectionTimeoutMs));
     } catch (error) {
       lost(error);
       return;
@@ -201,13 +208,8 @@ export class ChangeNotifications {
   #startHeartbeat(client: pg.Client, lost: (error: unknown) => void): void {
     this.#stopHeartbeat();
     this.#heartbeat = setInterval(() => {
-      // (query_timeout per query is supported by pg but missing from its types.)
-      const config: pg.QueryConfig & { query_timeout: number } = {
-        text: 'SELECT 1',
-        query_timeout: HEARTBEAT_TIMEOUT_MS,
-      };
       // Any failure here (a timeout included) means this connection cannot be trusted.
-      client.query(config).catch(lost);
+      client.query(timed('SELECT 1', HEARTBEAT_TIMEOUT_MS)).catch(lost);
     }, HEARTBEAT_MS);
     this.#heartbeat.unref();
   }
