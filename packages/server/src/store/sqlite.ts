@@ -327,18 +327,24 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     async write(key, decide) {
       // BEGIN IMMEDIATE takes the write lock before the read, so the decision
       // and the write are one atomic step across processes sharing the file.
-      try {
-        return committing(() => writeTxn.immediate(key, decide) as WriteOutcome<never>);
-      } finally {
-        known.delete(cacheKey(key.collection, key.id));
-      }
+      // The cached validators go before the signals: a listener that reads
+      // at once must see this commit.
+      return committing(() => {
+        try {
+          return writeTxn.immediate(key, decide) as WriteOutcome<never>;
+        } finally {
+          known.delete(cacheKey(key.collection, key.id));
+        }
+      });
     },
     async create(collection, body) {
       for (let attempt = 0; ; attempt++) {
         try {
-          const made = committing(() => createTxn.immediate(collection, newId(), body));
-          known.delete(cacheKey(collection, made.id));
-          return made;
+          return committing(() => {
+            const made = createTxn.immediate(collection, newId(), body);
+            known.delete(cacheKey(collection, made.id));
+            return made;
+          });
         } catch (error) {
           const code = (error as { code?: string }).code;
           if (code !== 'SQLITE_CONSTRAINT_PRIMARYKEY' || attempt >= 3) throw error;

@@ -795,6 +795,39 @@ export function storeConformance(target: StoreTarget): void {
         expect(signals.length).toBe(count);
       });
 
+      it('a read the listener starts on a signal sees the signalled commit', async () => {
+        const other = target.openSecond ? await target.openSecond() : store;
+        if (other !== store) opened.push(other);
+        const c = collection();
+        const k = { collection: c, id: 'a' };
+        // Read through both first, so any per-instance cache holds the old state.
+        expect(await store.validators(k)).toBeUndefined();
+        expect(await other.validators(k)).toBeUndefined();
+        const reads = new Map<number, Promise<StoredValidators | undefined>>();
+        const stop = store.subscribe((s) => {
+          if (s.kind !== 'change' || s.collection !== c || reads.has(s.position)) return;
+          reads.set(s.position, Promise.resolve(store.validators(k)));
+        });
+        try {
+          for (const [by, n] of [
+            [store, 1],
+            [other, 2],
+            [store, 3],
+            [other, 4],
+          ] as const) {
+            const out = await by.write(k, () => ({ action: 'put', body: json(n) }));
+            expectPut(out);
+            const position = (await store.changes(c, { after: 0, limit: 10 })).changes.at(
+              -1,
+            )!.position;
+            await eventually(`the signal of write ${n}`, () => reads.has(position));
+            expect(await reads.get(position)).toEqual(out.doc);
+          }
+        } finally {
+          stop();
+        }
+      });
+
       it('each subscription gets every signal; one leaving does not stop the others', async () => {
         const c = collection();
         const first: ChangeSignal[] = [];
