@@ -8,6 +8,7 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
+import { LiveHub, type LiveOptions } from '../live/waiters.js';
 import type { DocumentStore } from '../store/types.js';
 import { StoreUnavailableError } from '../store/types.js';
 import { type AuthConfig, authPlugin } from './auth.js';
@@ -28,6 +29,13 @@ import { DEFAULT_WEB_DIST, staticRoutes } from './static.js';
 import { canonicalTarget, isValidSegment, pathOf, SEGMENT_RULE } from './urls.js';
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The live hub (src/live/waiters.ts): waiting requests and event streams; `live.size` counts them. */
+    live: LiveHub;
+  }
+}
 
 export interface AppOptions {
   store: DocumentStore;
@@ -54,6 +62,14 @@ export interface AppOptions {
    * (default true), with the same decision and the same CORS and auth fields.
    */
   fastLane?: boolean;
+  /**
+   * Live changes (src/live/): the longest Prefer: wait (maxWaitSeconds, default
+   * 60), waiters + event streams per instance (maxWaiters, default 10000), the
+   * event streams' heartbeat (heartbeatMs, default 15000) and the bytes a slow
+   * stream reader may leave waiting before it is dropped (streamBufferBytes,
+   * default 1 MiB).
+   */
+  live?: Partial<LiveOptions>;
 }
 
 // Server timeouts (documented in docs/DECISIONS.md):
@@ -296,13 +312,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     defaultMetrics: options.defaultMetrics ?? true,
     storeQueries: options.store.queryCounts?.bind(options.store),
   });
+  const cache = new BodyCache(options.cacheBytes ?? 64 * 1024 * 1024);
   const ctx: RouteContext = {
     store: options.store,
     strict: options.strict ?? false,
     bodyLimit,
-    cache: new BodyCache(options.cacheBytes ?? 64 * 1024 * 1024),
+    cache,
     metrics,
+    live: new LiveHub(options.store, cache, options.live),
   };
+  app.decorate('live', ctx.live);
 
   // Every body arrives as raw bytes; the routes check the media type, UTF-8 and
   // JSON themselves so PUT/POST can store exactly what was sent.
@@ -334,9 +353,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Graceful shutdown: requests in flight when close() starts still finish, and
   // their responses say Connection: close so keep-alive sockets do not hold
   // the process open until keepAliveTimeout.
+  // Waiting requests are answered at once (304 / an empty feed page) and event
+  // streams end, so close() does not wait out their --max-wait.
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+    ctx.live.close();
   });
   app.addHook('onSend', (request, reply, payload, done) => {
     if (closing || withheld.has(request.raw)) reply.header('connection', 'close');

@@ -10,6 +10,7 @@ import {
 } from '@ifmatch/core';
 import { guardNotModified } from '@ifmatch/core/node';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { LiveHub } from '../live/waiters.js';
 import type { DocumentStore, StoredValidators } from '../store/types.js';
 import { ACCEPT_PATCH, type BodyError, isBodyError, readJsonBody } from './body.js';
 import type { Metrics } from './metrics.js';
@@ -23,6 +24,8 @@ export interface RouteContext {
   bodyLimit: number;
   cache: BodyCache;
   metrics: Metrics;
+  /** Waiting requests (Prefer: wait) and event streams (src/live/). */
+  live: LiveHub;
 }
 
 export function conditionalsOf(request: FastifyRequest): ConditionalHeaders {

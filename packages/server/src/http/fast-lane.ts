@@ -4,8 +4,9 @@
 // decision of document-read.ts, which the Fastify route makes too; the lane
 // only adds the fields the route's hooks would (request id, CORS, auth) with
 // the same functions they use. Everything else (refused by auth, absent
-// documents, 412, ranges, bodies not cached, odd URLs, store errors) falls
-// through to the route, which reads the store itself.
+// documents, 412, ranges, bodies not cached, odd URLs, store errors, and
+// long-polls with Prefer: wait) falls through to the route, which reads the
+// store itself.
 //
 // Why: a 304 is the whole point of validators, and Fastify's per-request
 // machinery (request/reply objects, hooks, schema validation, child logger)
@@ -18,6 +19,7 @@ import type { DocumentStore, StoredValidators } from '../store/types.js';
 import { type AuthConfig, accessLine, authorize, privateCaching } from './auth.js';
 import { decideRead, notModifiedFields, readRequestOf } from './document-read.js';
 import type { Metrics } from './metrics.js';
+import { waitPreference } from './prefer.js';
 import type { BodyCache } from './representation.js';
 import { genReqId } from './request-id.js';
 import { enabled, logRequest } from './request-log.js';
@@ -148,6 +150,9 @@ export function fastLane(options: FastLaneOptions): FastLane {
     // The front door made the URL canonical; other shapes are the route's (400/404/405).
     const key = matchDocumentPath(pathOf(req.url ?? ''));
     if (key === undefined) return false;
+    // A long-poll (Prefer: wait) is held by the route, not answered here.
+    const prefer = req.headers.prefer;
+    if (prefer !== undefined && waitPreference(prefer) !== undefined) return false;
     const reqId = genReqId(req);
     // The route's hook decides (and answers) every refusal; the lane only what it allows.
     if (auth) {

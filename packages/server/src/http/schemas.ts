@@ -24,11 +24,53 @@ export const collectionParamsSchema = {
   properties: { collection: segment('Collection name') },
 } as const;
 
+/** Page sizes of the two readings of GET /api/{collection}: the listing's and the feed's. */
+export const LIST_LIMIT = { default: 100, max: 1000 } as const;
+export const FEED_LIMIT = { default: 1000, max: 10_000 } as const;
+
 export const listQuerySchema = {
   type: 'object',
   properties: {
-    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'Page size' },
+    // No default here: the listing and the feed default differently (routes/collections.ts).
+    limit: {
+      type: 'integer',
+      minimum: 1,
+      maximum: FEED_LIMIT.max,
+      description: `Page size: a listing's default ${LIST_LIMIT.default}, at most ${LIST_LIMIT.max}; the feed's (with since) default ${FEED_LIMIT.default}, at most ${FEED_LIMIT.max}`,
+    },
     after: { ...segment("Return ids after this one (the previous page's `next`)") },
+    since: {
+      type: 'string',
+      maxLength: 100,
+      description:
+        "The change feed: every change committed after this cursor (a listing's or a feed page's `cursor`; 0 = from the oldest change kept). Junk or another collection's cursor: 400; a cursor older than the kept changes: 410",
+    },
+  },
+} as const;
+
+const headerField = (description: string) => ({ type: 'string', description }) as const;
+
+/** Request header fields a read may carry (documented in /openapi.json; any value passes). */
+const waitHeader = {
+  prefer: headerField(
+    'RFC 7240 wait=N (seconds): with If-None-Match matching, hold the request until the document changes or N s pass (capped by --max-wait; Preference-Applied: wait=M). Junk is ignored',
+  ),
+};
+
+export const documentHeadersSchema = { type: 'object', properties: waitHeader } as const;
+
+export const collectionHeadersSchema = {
+  type: 'object',
+  properties: {
+    prefer: headerField(
+      'RFC 7240 wait=N (seconds), with since: when nothing came after the cursor, hold the request until a change commits or N s pass (then an empty page)',
+    ),
+    accept: headerField(
+      'text/event-stream: the change feed as Server-Sent Events (from since, Last-Event-ID, or from now)',
+    ),
+    'last-event-id': headerField(
+      'Event stream: resume after this cursor (an event id); overrides since. Junk: 400',
+    ),
   },
 } as const;
 
@@ -51,13 +93,16 @@ const common = {
 
 export const documentSchemas = {
   get: {
-    summary: 'Read a document (HEAD: headers only)',
+    summary: 'Read a document (HEAD: headers only); Prefer: wait=N to wait for a change',
     tags: ['documents'],
     params: documentParamsSchema,
+    headers: documentHeadersSchema,
     response: {
       200: documentResponse('The stored document, with ETag and Last-Modified'),
       206: documentResponse('A single byte range of the document'),
-      304: empty("Not Modified: the client's copy is current"),
+      304: empty(
+        "Not Modified: the client's copy is current (with Prefer: wait, still current after the wait)",
+      ),
       ...common,
       412: problemResponse('If-Match or If-Unmodified-Since failed'),
       416: problemResponse('Range not satisfiable'),
@@ -111,37 +156,70 @@ export const documentSchemas = {
 
 export const collectionSchemas = {
   list: {
-    summary: "List a page of a collection's members in id order",
+    summary:
+      "List a page of a collection's members in id order; with since, its change feed; with Accept: text/event-stream, the feed as Server-Sent Events",
     tags: ['collections'],
     params: collectionParamsSchema,
     querystring: listQuerySchema,
+    headers: collectionHeadersSchema,
     response: {
       200: {
-        description: 'A page: { items: [{ id, etag, lastModified }], next }',
+        description:
+          'A listing page { items: [{ id, etag, lastModified }], next, cursor }; with since a feed page { changes: [{ id, etag, lastModified, deleted }], cursor } (Cache-Control: no-store); as text/event-stream one event per change (id: the cursor after it, event: change, data: the change), a comment line every 15 s',
         content: {
           'application/json': {
             schema: {
-              type: 'object',
-              properties: {
-                items: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    properties: {
-                      id: { type: 'string' },
-                      etag: { type: 'string' },
-                      lastModified: { type: 'string', description: 'IMF-fixdate' },
+              oneOf: [
+                {
+                  type: 'object',
+                  description: 'A listing page',
+                  properties: {
+                    items: {
+                      type: 'array',
+                      items: {
+                        type: 'object',
+                        properties: {
+                          id: { type: 'string' },
+                          etag: { type: 'string' },
+                          lastModified: { type: 'string', description: 'IMF-fixdate' },
+                        },
+                      },
+                    },
+                    next: { type: ['string', 'null'] },
+                    cursor: {
+                      type: 'string',
+                      description: 'Follow the feed from this listing: ?since=cursor',
                     },
                   },
                 },
-                next: { type: ['string', 'null'] },
-              },
+                {
+                  type: 'object',
+                  description: 'A feed page (with since), in commit order',
+                  properties: {
+                    changes: {
+                      type: 'array',
+                      items: {
+                        type: 'object',
+                        properties: {
+                          id: { type: 'string' },
+                          etag: { type: 'string', description: 'Absent for a deletion' },
+                          lastModified: { type: 'string', description: 'IMF-fixdate' },
+                          deleted: { type: 'boolean' },
+                        },
+                      },
+                    },
+                    cursor: { type: 'string', description: 'The next ?since=' },
+                  },
+                },
+              ],
             },
           },
+          'text/event-stream': { schema: { type: 'string' } },
         },
       },
       304: empty('Not Modified'),
-      400: problemResponse('Invalid collection name or query'),
+      400: problemResponse("Invalid collection name or query, or a cursor that is not this feed's"),
+      410: problemResponse('The cursor is older than the changes kept: list again'),
     },
   },
   create: {

@@ -62,7 +62,11 @@ describe.each(storeFactories)('collections on $name', (factory) => {
     await fetch(`${s.base}/api/${c}/x`, { method: 'DELETE' });
     const afterDelete = await fetch(`${s.base}/api/${c}`);
     expect(afterDelete.status).toBe(200);
-    expect((await afterDelete.json()) as Page).toEqual({ items: [], next: null });
+    expect((await afterDelete.json()) as Page).toEqual({
+      items: [],
+      next: null,
+      cursor: expect.any(String),
+    });
     const tag3 = afterDelete.headers.get('etag')!;
     expect(new Set([tag, tag2, tag3]).size).toBe(3);
     // A write in another collection does not touch this one.
@@ -100,7 +104,7 @@ describe.each(storeFactories)('collections on $name', (factory) => {
     expect(res.status).toBe(200);
     expect(res.headers.get('etag')).toBeTruthy();
     expect(res.headers.get('last-modified')).toBeTruthy();
-    expect(await res.json()).toEqual({ items: [], next: null });
+    expect(await res.json()).toEqual({ items: [], next: null, cursor: expect.any(String) });
   });
 
   it('invalid ?limit or ?after -> 400 problem', async () => {
@@ -167,7 +171,11 @@ describe.each(storeFactories)('collections on $name', (factory) => {
     });
     expect(invalid.status).toBe(400);
     await problemOf(invalid);
-    expect(await (await fetch(`${s.base}/api/${c}`)).json()).toEqual({ items: [], next: null });
+    expect(await (await fetch(`${s.base}/api/${c}`)).json()).toEqual({
+      items: [],
+      next: null,
+      cursor: expect.any(String),
+    });
   });
 
   it('405 + Allow for unsupported methods on a collection', async () => {

@@ -62,7 +62,7 @@ function checkWrite(
 }
 
 export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): Promise<void> {
-  const { store, cache } = ctx;
+  const { store, cache, live } = ctx;
 
   function sendWritten(
     reply: FastifyReply,
@@ -141,8 +141,22 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
       let v = pre ? pre.v : await store.validators(key);
       let decision = decideRead(read, v);
       let body: Buffer | undefined;
+      // Prefer: wait (the long-poll): a 304 is held until the state changes,
+      // then answered by this same decision; a timeout is the same 304.
+      if (decision.kind === 'not-modified' && request.headers.prefer !== undefined) {
+        const wait = live.appliedWait(request.headers.prefer);
+        const held = wait === undefined ? undefined : live.holdDocument(key, read, wait, reply.raw);
+        if (held) {
+          reply.header('preference-applied', `wait=${wait}`);
+          const woken = await held;
+          if (woken.kind === 'changed') {
+            ({ v, body } = woken);
+            decision = decideRead(read, v);
+          }
+        }
+      }
       if (v !== undefined && (decision.kind === 'send' || decision.kind === 'needs-size')) {
-        body = cache.get(v.etag);
+        body ??= cache.get(v.etag);
         if (body === undefined) {
           const stored = await store.read(key);
           if (stored) cache.set(stored.etag, stored.body);

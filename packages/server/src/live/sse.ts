@@ -1,0 +1,105 @@
+// The writer of one Server-Sent Events response (text/event-stream, WHATWG
+// HTML 9.2). Its `body` is handed to Fastify's reply.send, so the response
+// goes through the same hooks (CORS, auth's caching fields, the request log)
+// as any other; the writer only frames events and watches memory: a reader
+// that does not keep up is dropped once the bytes waiting for it (in the
+// stream and in the socket) pass `maxBuffered`, instead of growing the heap.
+
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+
+/** Event fields must not carry line breaks (they would end the field). */
+function oneLine(text: string): string {
+  return /[\r\n]/.test(text) ? text.replace(/[\r\n]+/g, ' ') : text;
+}
+
+export class EventStream {
+  /** The response body: pass to reply.send. */
+  readonly body: Readable;
+  #res: ServerResponse;
+  #maxBuffered: number;
+  #closed = false;
+  #onClose: Array<() => void> = [];
+
+  constructor(res: ServerResponse, maxBuffered: number) {
+    this.#res = res;
+    this.#maxBuffered = maxBuffered;
+    // Nothing to pull: data is pushed as changes commit.
+    this.body = new Readable({ read() {} });
+    const closed = () => this.#close();
+    res.once('close', closed);
+    this.body.once('close', closed);
+    // Fastify writes the header fields with the first bytes: send some now,
+    // so the client sees the 200 before the first change.
+    this.#push(': ok\n\n');
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes written but not yet taken by the client's socket. */
+  get buffered(): number {
+    return this.body.readableLength + this.#res.writableLength;
+  }
+
+  /** Called once, when the stream ends for any reason (end, drop, client gone). */
+  onClose(listener: () => void): void {
+    if (this.#closed) listener();
+    else this.#onClose.push(listener);
+  }
+
+  /** One event; false when the stream is closed (or was just dropped as too slow). */
+  event(id: string, event: string, data: string): boolean {
+    return this.#push(`id: ${oneLine(id)}\nevent: ${oneLine(event)}\ndata: ${oneLine(data)}\n\n`);
+  }
+
+  /**
+   * Sets the id a reconnection sends back as Last-Event-ID, without an event
+   * (HTML 9.2.6: an event with an id and no data only updates it).
+   */
+  position(id: string): boolean {
+    return this.#push(`id: ${oneLine(id)}\n\n`);
+  }
+
+  /** How long the client should wait before reconnecting (the `retry` field), ms. */
+  retry(ms: number): boolean {
+    return this.#push(`retry: ${Math.floor(ms)}\n\n`);
+  }
+
+  /** A comment line (heartbeat): keeps proxies from closing an idle stream. */
+  comment(text: string): boolean {
+    return this.#push(`: ${oneLine(text)}\n\n`);
+  }
+
+  /** Ends the response normally (shutdown): the client may reconnect with Last-Event-ID. */
+  end(): void {
+    if (this.#closed) return;
+    this.body.push(null);
+    this.#close();
+  }
+
+  /** Drops the connection (too slow a reader, or an error after the header was sent). */
+  drop(): void {
+    if (this.#closed) return;
+    this.#close();
+    this.body.destroy();
+    this.#res.destroy();
+  }
+
+  #push(text: string): boolean {
+    if (this.#closed) return false;
+    this.body.push(text);
+    if (this.buffered > this.#maxBuffered) {
+      this.drop();
+      return false;
+    }
+    return true;
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const listener of this.#onClose.splice(0)) listener();
+  }
+}
