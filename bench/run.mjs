@@ -12,16 +12,23 @@
 //   --targets a,b        only these targets (raw is always included)
 //   --sizes 1k,100k,1m   --paths 200,304,gzip
 //   --no-contention      skip the contended-writes benchmark
+//   --no-live            skip the live-changes benchmarks (long-poll wake-ups, many waiters)
+//   --live-only          only the live-changes benchmarks (report: bench/.tmp/RESULTS-live.md)
+//   --live-samples N     wake-up latency samples per backend (400; --quick 60)
+//   --live-waiters N     concurrent waiting requests on one instance (10000)
+//   --live-fanout N      waiters on one document woken by one write (1000)
 //   --backoff-base MS    contention: the client's backoff base (default: the client's own)
 //   --port-base P        first port (18700)
 //   --out FILE           report path (bench/RESULTS.md; --quick: bench/.tmp/RESULTS-quick.md,
-//                        so a smoke run never replaces the full run's report)
+//                        so a smoke run never replaces the full run's report; --live-only:
+//                        bench/.tmp/RESULTS-live.md)
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runClientBench } from './lib/client-bench.mjs';
 import { runContention } from './lib/contention.mjs';
 import { BENCH_DIR, loadDocuments, SIZES, TMP_DIR, writeDocuments } from './lib/documents.mjs';
+import { runLive } from './lib/live.mjs';
 import { findWrk, load } from './lib/load.mjs';
 import { machine } from './lib/machine.mjs';
 import { postgres } from './lib/postgres.mjs';
@@ -41,13 +48,22 @@ const { values: args } = parseArgs({
     sizes: { type: 'string' },
     paths: { type: 'string' },
     'no-contention': { type: 'boolean', default: false },
+    'no-live': { type: 'boolean', default: false },
+    'live-only': { type: 'boolean', default: false },
+    'live-samples': { type: 'string' },
+    'live-waiters': { type: 'string', default: '10000' },
+    'live-fanout': { type: 'string', default: '1000' },
     'backoff-base': { type: 'string' },
     'port-base': { type: 'string', default: '18700' },
     out: { type: 'string' },
   },
 });
 
-args.out ??= args.quick ? join(TMP_DIR, 'RESULTS-quick.md') : join(BENCH_DIR, 'RESULTS.md');
+args.out ??= args['live-only']
+  ? join(TMP_DIR, 'RESULTS-live.md')
+  : args.quick
+    ? join(TMP_DIR, 'RESULTS-quick.md')
+    : join(BENCH_DIR, 'RESULTS.md');
 const num = (flag, env, quick, full) =>
   Number(flag ?? process.env[env] ?? (args.quick ? quick : full));
 const config = {
@@ -59,7 +75,12 @@ const config = {
   threads: Number(args.threads),
   sizes: args.sizes ? args.sizes.split(',') : Object.keys(SIZES),
   paths: args.paths ? args.paths.split(',') : ['200', '304', 'gzip'],
-  contention: !args['no-contention'],
+  contention: !args['no-contention'] && !args['live-only'],
+  live: args['live-only'] || !args['no-live'],
+  liveOnly: args['live-only'],
+  liveSamples: num(args['live-samples'], 'BENCH_LIVE_SAMPLES', 60, 400),
+  liveWaiters: Number(args['live-waiters']),
+  liveFanout: Number(args['live-fanout']),
   contentionSeconds: args.quick ? 2 : 5,
   backoff: args['backoff-base'] ? { base: Number(args['backoff-base']) } : undefined,
   tool: findWrk() ? 'wrk' : 'autocannon',
@@ -67,10 +88,10 @@ const config = {
 
 // The sections: every size on the 200 and 304 paths, gzip 200 for the largest.
 const sections = [];
-for (const size of config.sizes) {
+for (const size of config.liveOnly ? [] : config.sizes) {
   for (const path of ['200', '304']) if (config.paths.includes(path)) sections.push({ size, path });
 }
-if (config.paths.includes('gzip') && config.sizes.includes('1m'))
+if (!config.liveOnly && config.paths.includes('gzip') && config.sizes.includes('1m'))
   sections.push({ size: '1m', path: 'gzip' });
 
 const log = (...m) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...m);
@@ -91,7 +112,7 @@ async function main() {
   writeDocuments();
   const docs = loadDocuments();
   const wanted = args.targets ? new Set(['raw', ...args.targets.split(',')]) : undefined;
-  const targets = TARGETS.filter((t) => !wanted || wanted.has(t.name));
+  const targets = config.liveOnly ? [] : TARGETS.filter((t) => !wanted || wanted.has(t.name));
   const results = {
     config,
     machine: { ...machine(), versions: versions() },
@@ -102,6 +123,7 @@ async function main() {
     wire: {},
     contention: [],
     client: undefined,
+    live: undefined,
   };
   log(
     `load generator: ${config.tool}; ${config.reps} x ${config.seconds} s, warm-up ${config.warmup} s`,
@@ -125,7 +147,7 @@ async function main() {
       log(`skipped ${target.name}: ${e.message}`);
     }
   }
-  if (!running.some((r) => r.target.name === 'raw'))
+  if (!config.liveOnly && !running.some((r) => r.target.name === 'raw'))
     throw new Error('the raw reference did not start');
 
   // Verify every (section, target) pair, and keep the ETag for the 304 path.
@@ -258,6 +280,31 @@ async function main() {
         results.client = { error: e.message };
       }
     }
+  }
+
+  if (config.live) {
+    // Alone on the machine: the other targets stop first (idle, but they hold
+    // ports, a SQLite file and databases the live targets would share).
+    await Promise.all(running.splice(0).map((r) => r.stop().catch(() => {})));
+    log(
+      `live: ${config.liveSamples} wake-up samples per backend, ${config.liveWaiters} waiters, ${config.liveFanout} on one document`,
+    );
+    results.live = await runLive({
+      pg,
+      docs,
+      port,
+      tool: config.tool,
+      seconds: config.seconds,
+      warmup: config.warmup,
+      reps: config.reps,
+      connections: config.connections,
+      threads: config.threads,
+      samples: config.liveSamples,
+      waiters: config.liveWaiters,
+      fanout: config.liveFanout,
+      running,
+      log,
+    });
   }
 
   results.machine.loadEnd = (await import('node:os')).loadavg();

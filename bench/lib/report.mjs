@@ -115,6 +115,119 @@ function contentionSummary(results, target, writers) {
   };
 }
 
+/** The live-changes goals (issue 15), from results.live (bench/lib/live.mjs). */
+function liveGoals(live, add) {
+  if (!live) return;
+  const ms = (x) => `${fmt(x, 1)} ms`;
+  for (const name of ['live-postgres-x2', 'live-sqlite-x2']) {
+    const backend = name === 'live-postgres-x2' ? 'PostgreSQL' : 'SQLite';
+    const pair = live.pairs.find((p) => p.name === name);
+    const skipped = live.skipped.find((s) => s.name === name);
+    const other = pair?.latency.other;
+    add(
+      `live, ${backend}: commit on instance A -> answer to a waiter on instance B, p99 <= 50 ms`,
+      other && other.ack.n > 0
+        ? `p50 ${ms(other.ack.p50)}, p99 ${ms(other.ack.p99)} after the PUT's acknowledgement (${other.ack.n} samples; from the PUT sent: p50 ${ms(other.sent.p50)}, p99 ${ms(other.sent.p99)})`
+        : (skipped?.reason ?? 'not measured'),
+      other && other.ack.n > 0 ? other.ack.p99 <= 50 : undefined,
+    );
+    const f = pair?.fanout;
+    add(
+      `live, ${backend}: one write to a document ${f ? fmt(f.waiters) : '1,000'} waiters hold: all answered, the body read once`,
+      f
+        ? `${fmt(f.ok)} of ${fmt(f.waiters)} answered 200 with the new ETag (${f.early} early); instance B read the body ${f.reads} time(s), validators ${f.validators}`
+        : (skipped?.reason ?? 'not measured'),
+      f ? f.ok === f.waiters && f.early === 0 && f.reads <= 1 : undefined,
+    );
+  }
+  const m = live.many;
+  const full = m && m.waiters >= m.requested;
+  add(
+    `live: ${fmt(m?.requested ?? 10000)} concurrent waiting requests on one instance: RSS growth <= 150 MB`,
+    m
+      ? `+${fmt(m.rssGrowth / 2 ** 20, 1)} MB (${fmt(m.rssBefore / 2 ** 20)} -> ${fmt(Math.max(m.rssWaiting, m.rssAfterLoad) / 2 ** 20)} MB) with ${fmt(m.waiters)} waiters${full ? '' : ` (open files limit ${live.openFilesLimit})`}`
+      : 'not measured',
+    m && full ? m.rssGrowth <= 150 * 2 ** 20 : undefined,
+  );
+  add(
+    `live: 304 throughput of other clients with ${fmt(m?.requested ?? 10000)} waiters >= 0.8x without`,
+    m
+      ? `${fmt(m.rpsWith)} / ${fmt(m.rpsWithout)} req/s = ${ratio(m.ratio)}; all ${fmt(m.woken)} waiters then woken by one write`
+      : 'not measured',
+    m && full ? m.ratio >= 0.8 && m.woken === m.waiters : undefined,
+  );
+}
+
+/** The "Live changes" section of the report. */
+function liveSection(L, live, config) {
+  const ms = (x) => fmt(x, 1);
+  const MB = (x) => fmt(x / 2 ** 20, 1);
+  const load = (l) => (l ? l.map((x) => x.toFixed(2)).join(' / ') : '');
+  L.push('', '## Live changes (long-poll wake-ups, many waiters)', '');
+  L.push(
+    'bench/lib/live.mjs, against real `ifmatch serve` processes (default options). Waiters are raw keep-alive ' +
+      'sockets in the bench process, each with one `GET` carrying `If-None-Match` (the current ETag) and `Prefer: wait=N` in flight.',
+    '',
+    '- **Wake-up latency**: two instances on one PostgreSQL database, and two processes on one SQLite file. ' +
+      'A waiter has its request in flight (40 ms before the write) on instance B, or on A for comparison; ' +
+      "a `PUT` with `If-Match` goes to A; latency = waiter's 200 received - PUT's acknowledgement received " +
+      "(and - PUT sent). Samples alternate B and A; the 200 must carry the PUT's ETag.",
+    '- **One write, many waiters**: the waiters hold one document on instance B, one `PUT` through A; ' +
+      'every waiter must get the 200 with the new ETag. Body reads by B: PostgreSQL `/metrics` ' +
+      '`ifmatch_store_queries_total{op="read"}` before/after; SQLite: the store exports no statement counts, so ' +
+      "B runs with a preload (bench/lib/sqlite-reads.cjs) that counts better-sqlite3 statements by SQL: the store's " +
+      '`SELECT … body FROM documents` is the body read.',
+    `- **Many waiters**: one instance on SQLite; \`Prefer: wait=60\` waiters on one document; ${config.tool} 304 load ` +
+      `(${config.connections} connections) on another document, ${config.reps} run(s) of ${config.seconds} s without waiters, ` +
+      'then with them, then without again (ratio = median with / median without). RSS = VmRSS of the server ' +
+      '(/proc/PID/status) before opening them and while they wait (max of after opening and after the load). ' +
+      'At the end one write to their document must wake them all.',
+    '',
+    `Open files limit of the bench (inherited by the servers): ${live.openFilesLimit}. Load average at the start of the section: ${load(live.loadStart)}, at its end: ${load(live.loadEnd)}.`,
+  );
+  if (live.pairs.length) {
+    L.push(
+      '',
+      '| backend | waiter on | samples | p50 ms after ack | p99 | max | p50 ms after PUT sent | p99 | errors | load average |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---|---|',
+    );
+    for (const p of live.pairs) {
+      for (const [where, label] of [
+        ['other', 'the other instance (B)'],
+        ['same', 'the writing instance (A)'],
+      ]) {
+        const x = p.latency[where];
+        L.push(
+          `| ${p.label} | ${label} | ${x.ack.n} | ${ms(x.ack.p50)} | ${ms(x.ack.p99)} | ${ms(x.ack.max)} | ${ms(x.sent.p50)} | ${ms(x.sent.p99)} | ${where === 'other' ? p.latency.errors.join('; ') : ''} | ${where === 'other' ? load(p.load) : ''} |`,
+        );
+      }
+    }
+    L.push(
+      '',
+      '| backend | waiters on B | answered 200, new ETag | answered before the write | body reads by B | validator reads by B | last answer after ack, ms |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const p of live.pairs) {
+      const f = p.fanout;
+      L.push(
+        `| ${p.label} | ${fmt(f.waiters)} | ${fmt(f.ok)} | ${f.early} | ${f.reads} | ${f.validators} | ${ms(f.lastAfterAck)} |`,
+      );
+    }
+  }
+  const m = live.many;
+  if (m) {
+    L.push(
+      '',
+      '| waiters | opened in | RSS before | while waiting | after the load | growth | 304 req/s without (per run) | with (per run) | with / without | woken by one write | last after ack | 304 timeouts | errors | load average |',
+      '|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---|',
+    );
+    L.push(
+      `| ${fmt(m.waiters)} | ${fmt(m.openMs / 1000, 1)} s | ${MB(m.rssBefore)} MB | ${MB(m.rssWaiting)} MB | ${MB(m.rssAfterLoad)} MB | +${MB(m.rssGrowth)} MB | ${m.without.map((x) => fmt(x)).join(', ')} | ${m.with.map((x) => fmt(x)).join(', ')} | ${ratio(m.ratio)} | ${fmt(m.woken)} | ${fmt(m.lastAfterAck)} ms | ${m.timeouts} | ${m.errors + m.bad} | ${load(m.load)} |`,
+    );
+  }
+  for (const s of live.skipped) L.push('', `- ${s.label}: not measured (${s.reason})`);
+}
+
 function computeGoals(results, summaries) {
   const goals = [];
   const sizes = results.config.sizes;
@@ -126,7 +239,7 @@ function computeGoals(results, summaries) {
       measured,
       result: pass === undefined ? 'NOT MEASURED' : pass ? 'PASS' : 'FAIL',
     });
-  if (present.length === 0) {
+  if (present.length === 0 && !results.config.liveOnly) {
     add('all ifmatch goals', 'no ifmatch target ran (see Skipped)', undefined);
   }
   for (const t of present) {
@@ -212,14 +325,16 @@ function computeGoals(results, summaries) {
       q.every(([, x]) => Number.isFinite(x)) ? q.every(([, x]) => x < 0.5) : undefined,
     );
   }
+  liveGoals(results.live, add);
   const c = results.client;
-  add(
-    'client: a 304 answered from the cache costs no JSON parse',
-    c && !c.error
-      ? `${c.parses} JSON.parse calls over ${c.requests} revalidations (${c.notModified} answered 304 from cache)`
-      : (c?.error ?? 'not measured'),
-    c && !c.error ? c.parses === 0 && c.notModified === c.requests : undefined,
-  );
+  if (c || !results.config.liveOnly)
+    add(
+      'client: a 304 answered from the cache costs no JSON parse',
+      c && !c.error
+        ? `${c.parses} JSON.parse calls over ${c.requests} revalidations (${c.notModified} answered 304 from cache)`
+        : (c?.error ?? 'not measured'),
+      c && !c.error ? c.parses === 0 && c.notModified === c.requests : undefined,
+    );
   return goals;
 }
 
@@ -273,14 +388,19 @@ export function writeReport(file, results) {
   L.push('', '## Goals', '', '| goal | measured | result |', '|---|---|---|');
   for (const g of goals) L.push(`| ${g.goal} | ${g.measured} | **${g.result}** |`);
 
-  L.push('', '## Ratio to the raw reference (median of per-repetition ratios)', '');
-  const cols = summaries.map((s) => `${SIZE_LABEL[s.size]} ${s.path === 'gzip' ? 'gzip' : s.path}`);
-  L.push(`| target | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---:').join('|')}|`);
-  const names = [...new Set(summaries.flatMap((s) => Object.keys(s.sum)))];
-  for (const n of names) {
-    L.push(
-      `| ${label(n)} | ${summaries.map((s) => (s.sum[n] ? ratio(s.sum[n].ratio) : '')).join(' | ')} |`,
+  // A --live-only run has no HTTP sections: no empty tables for them.
+  if (summaries.length) {
+    L.push('', '## Ratio to the raw reference (median of per-repetition ratios)', '');
+    const cols = summaries.map(
+      (s) => `${SIZE_LABEL[s.size]} ${s.path === 'gzip' ? 'gzip' : s.path}`,
     );
+    L.push(`| target | ${cols.join(' | ')} |`, `|---|${cols.map(() => '---:').join('|')}|`);
+    const names = [...new Set(summaries.flatMap((s) => Object.keys(s.sum)))];
+    for (const n of names) {
+      L.push(
+        `| ${label(n)} | ${summaries.map((s) => (s.sum[n] ? ratio(s.sum[n].ratio) : '')).join(' | ')} |`,
+      );
+    }
   }
 
   for (const s of summaries) {
@@ -319,26 +439,28 @@ export function writeReport(file, results) {
     }
   }
 
-  L.push('', '## Bytes on the wire per 304', '');
-  L.push(
-    "One conditional GET over a raw socket; the whole response head (a 304 has no body). Connection/Keep-Alive are Node's own.",
-    '',
-  );
-  const wsizes = config.sizes;
-  L.push(
-    `| target | ${wsizes.map((s) => SIZE_LABEL[s]).join(' | ')} | header fields |`,
-    `|---|${wsizes.map(() => '---:').join('|')}|---|`,
-  );
-  for (const [n, w] of Object.entries(results.wire)) {
-    const any = Object.values(w)[0];
-    const fields = any
-      ? headerLines(any.head)
-          .map((h) => h.line.split(':')[0])
-          .join(', ')
-      : '';
+  if (Object.keys(results.wire).length) {
+    L.push('', '## Bytes on the wire per 304', '');
     L.push(
-      `| ${label(n)} | ${wsizes.map((s) => (w[s] ? fmt(w[s].bytes) : '')).join(' | ')} | ${fields} |`,
+      "One conditional GET over a raw socket; the whole response head (a 304 has no body). Connection/Keep-Alive are Node's own.",
+      '',
     );
+    const wsizes = config.sizes;
+    L.push(
+      `| target | ${wsizes.map((s) => SIZE_LABEL[s]).join(' | ')} | header fields |`,
+      `|---|${wsizes.map(() => '---:').join('|')}|---|`,
+    );
+    for (const [n, w] of Object.entries(results.wire)) {
+      const any = Object.values(w)[0];
+      const fields = any
+        ? headerLines(any.head)
+            .map((h) => h.line.split(':')[0])
+            .join(', ')
+        : '';
+      L.push(
+        `| ${label(n)} | ${wsizes.map((s) => (w[s] ? fmt(w[s].bytes) : '')).join(' | ')} | ${fields} |`,
+      );
+    }
   }
 
   if (results.contention.length) {
@@ -373,6 +495,7 @@ export function writeReport(file, results) {
       );
     }
   }
+  if (results.live) liveSection(L, results.live, config);
   if (results.skipped.length) {
     L.push('', '## Skipped targets', '');
     for (const s of results.skipped) L.push(`- ${s.label}: ${s.reason}`);
