@@ -9,10 +9,12 @@ import {
 import { instrumentFetch, type RequestStats } from './stats.js';
 import {
   AlreadyExistsError,
+  type CollectionChange,
   ConflictError,
   type DocumentApi,
   DocumentNotFoundError,
   type DocumentSnapshot,
+  type WatchEvent,
 } from './types.js';
 
 export interface DocumentApiOptions extends Omit<IfMatchClientOptions, 'fetch'> {
@@ -83,9 +85,43 @@ export function createDocumentApi(options: DocumentApiOptions = {}): DocumentApi
         throw translate(url, e);
       }
     },
+
+    async *watch<T>(
+      url: string,
+      { signal }: { signal: AbortSignal },
+    ): AsyncIterable<WatchEvent<T>> {
+      for await (const v of client.watch<T>(url, { signal })) {
+        if (v.deleted) yield { kind: 'deleted', url };
+        else
+          yield {
+            kind: 'version',
+            snapshot: {
+              url,
+              value: v.value,
+              etag: v.etag,
+              lastModified: v.lastModified,
+              notModified: false,
+            },
+          };
+      }
+    },
+
+    async *changes(
+      collectionUrl: string,
+      options: { since?: string; signal: AbortSignal },
+    ): AsyncIterable<CollectionChange> {
+      for await (const c of client.changes(collectionUrl, options)) {
+        yield {
+          id: c.id,
+          etag: c.etag,
+          lastModified: c.lastModified,
+          deleted: c.deleted,
+          cursor: c.cursor,
+        };
+      }
+    },
   };
 }
-
 /** The snapshot after a successful write: the stored value when the server sent it, else what we sent. */
 function written<T>(url: string, sent: T, r: WriteResult): DocumentSnapshot<T> {
   return {

@@ -12,12 +12,26 @@ export {
   useRequestStats,
   useSaveDocument,
 } from './hooks.js';
+export {
+  type CollectionUpdates,
+  type CollectionUpdatesOptions,
+  isListingOf,
+  type LiveState,
+  type LiveStatus,
+  RECENT_CHANGES,
+  type UseUpdatesOptions,
+  useCollectionUpdates,
+  useDocumentUpdates,
+  useLiveDocument,
+} from './live.js';
 export { documentKey, documentQueryOptions, type UseDocumentOptions } from './options.js';
 export { instrumentFetch, type RequestRecord, RequestStats, type StatsSnapshot } from './stats.js';
 export {
   AlreadyExistsError,
+  type CollectionChange,
   ConflictError,
   type DocumentApi,
   DocumentNotFoundError,
   type DocumentSnapshot,
+  type WatchEvent,
 } from './types.js';

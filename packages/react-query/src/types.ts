@@ -25,6 +25,41 @@ export interface DocumentApi {
   create<T = unknown>(url: string, value: T): Promise<DocumentSnapshot<T>>;
   /** DELETE with If-Match: `ifMatch`; a 412 rejects with a ConflictError. */
   remove(url: string, ifMatch: string): Promise<void>;
+  /**
+   * The versions of `url` as they are saved, by anyone (the first event is the
+   * current state): conditional GETs held by the server until the ETag changes
+   * (If-None-Match + Prefer: wait). Runs until `signal` aborts; network errors
+   * are retried underneath.
+   */
+  watch<T = unknown>(url: string, options: { signal: AbortSignal }): AsyncIterable<WatchEvent<T>>;
+  /**
+   * The change feed of a collection (`collectionUrl`, e.g. `/api/notes`) after
+   * `since` (the `cursor` of a listing page: nothing committed after that
+   * listing is missed), in commit order; without `since`, from now. Runs until
+   * `signal` aborts; a cursor the server no longer keeps rejects with the
+   * client's CursorExpiredError (list again).
+   */
+  changes(
+    collectionUrl: string,
+    options: { since?: string; signal: AbortSignal },
+  ): AsyncIterable<CollectionChange>;
+}
+
+/** One event of DocumentApi.watch: a new version, or the document is gone (404). */
+export type WatchEvent<T = unknown> =
+  | { kind: 'version'; snapshot: DocumentSnapshot<T> }
+  | { kind: 'deleted'; url: string };
+
+/** One committed change of a collection member (the change feed's entry). */
+export interface CollectionChange {
+  id: string;
+  /** ETag of the new state; undefined for a deletion. */
+  etag: string | undefined;
+  /** Last-Modified of the new state (an HTTP-date), as the listing formats it. */
+  lastModified: string;
+  deleted: boolean;
+  /** The feed position after this change: following from it misses nothing. */
+  cursor: string;
 }
 
 /**

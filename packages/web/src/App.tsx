@@ -7,12 +7,13 @@ import { collectionHref, useRoute, validName } from './route.js';
 const INTERVAL_KEY = 'ifmatch.revalidateSeconds';
 const RECENT_KEY = 'ifmatch.recentCollections';
 
-/** Revalidation interval in seconds: ?interval= overrides the saved setting; 0 = off. */
+/** Extra revalidation interval in seconds: ?interval= overrides the saved setting; 0 = off. */
 function initialInterval(): number {
   const fromUrl = new URLSearchParams(location.search).get('interval');
-  const raw = fromUrl ?? localStorage.getItem(INTERVAL_KEY) ?? '5';
+  // Off by default: documents and listings follow the server live; polling is optional.
+  const raw = fromUrl ?? localStorage.getItem(INTERVAL_KEY) ?? '0';
   const n = Number(raw);
-  return Number.isFinite(n) && n >= 0 ? n : 5;
+  return Number.isFinite(n) && n >= 0 ? n : 0;
 }
 
 function loadRecent(): string[] {
@@ -84,7 +85,7 @@ export function App() {
           </button>
         </form>
         <label className="interval">
-          Revalidate every{' '}
+          Also revalidate every{' '}
           <input
             type="number"
             min={0}

@@ -1,12 +1,15 @@
 // Shared set-up for the browser tests: the real server (the CLI from dist/,
 // serving the built web app) on an ephemeral port, and Debian's Chromium.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { browserAvailable as available } from '../../react-query/test/helpers/chromium.js';
-import { startServer as startCli } from '../../server/test/helpers/process.js';
+import { buildIfStale } from '../../server/test/helpers/build.js';
+import { CLI, startServer as startCli } from '../../server/test/helpers/process.js';
 
 // Chromium and plain HTTP helpers are shared with packages/react-query's browser tests.
 export {
@@ -28,8 +31,51 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+const WEB_SOURCES = ['packages/web/src', 'packages/react-query/src', 'packages/client/src'];
+
+function newestWebSource(): number {
+  let newest = statSync(join(repoRoot, 'packages/web/index.html')).mtimeMs;
+  for (const dir of WEB_SOURCES) {
+    for (const name of readdirSync(join(repoRoot, dir), { recursive: true, encoding: 'utf8' })) {
+      if (/\.(tsx?|css)$/.test(name)) {
+        newest = Math.max(newest, statSync(join(repoRoot, dir, name)).mtimeMs);
+      }
+    }
+  }
+  return newest;
+}
+
+/**
+ * The tests run what users run: the CLI from dist/ serving the built app.
+ * Rebuild either when older than its sources, so a plain `npx vitest run`
+ * after an edit does not test yesterday's build.
+ */
+function buildStale(): void {
+  try {
+    buildIfStale(
+      CLI,
+      ['packages/server/src', 'packages/core/src', 'packages/client/src'],
+      ['packages/server'],
+    );
+  } catch (error) {
+    // Sources mid-edit (another change in the same checkout) may not compile:
+    // say so and run the dist/ there is, rather than nothing.
+    if (!existsSync(CLI)) throw error;
+    console.warn(`[web] server rebuild failed, testing the existing dist/: ${String(error)}`);
+  }
+  if (!existsSync(WEB_DIST) || statSync(WEB_DIST).mtimeMs < newestWebSource()) {
+    // The app's typecheck reads @ifmatch/react-query's (and client's) .d.ts.
+    execFileSync('npx', ['tsc', '-b', 'packages/react-query'], { cwd: repoRoot, stdio: 'ignore' });
+    execFileSync('npm', ['run', 'build', '--workspace', 'packages/web'], {
+      cwd: repoRoot,
+      stdio: 'ignore',
+    });
+  }
+}
+
 /** `ifmatch serve --port 0` on a fresh SQLite file; resolves with its URL. */
 export async function startServer(): Promise<RunningServer> {
+  buildStale();
   if (!existsSync(WEB_DIST)) throw new Error(`${WEB_DIST} is missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'ifmatch-web-'));
   try {
@@ -60,4 +106,20 @@ export async function editorText(page: Page, testId = 'doc-editor'): Promise<str
   // CodeMirror renders one .cm-line per line.
   const lines = await page.locator(`[data-testid="${testId}"] .cm-line`).allInnerTexts();
   return lines.join('\n');
+}
+
+/** expect.poll with room for a loaded CI machine (the default is 1 s). */
+export const eventually = <T>(fn: () => T | Promise<T>, timeout = 15_000) =>
+  expect.poll(fn, { timeout, interval: 25 });
+
+/** Open a document (revalidation interval off unless asked); resolves once it is shown. */
+export async function openDocument(
+  page: Page,
+  serverUrl: string,
+  collection: string,
+  id: string,
+  interval = 0,
+): Promise<void> {
+  await page.goto(`${serverUrl}/?interval=${interval}#/c/${collection}/${id}`);
+  await eventually(() => page.getByTestId('etag').textContent()).toMatch(/^"/);
 }

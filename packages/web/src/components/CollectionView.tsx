@@ -1,6 +1,8 @@
 import {
   AlreadyExistsError,
+  type CollectionChange,
   DocumentNotFoundError,
+  useCollectionUpdates,
   useCreateDocument,
   useDocument,
 } from '@ifmatch/react-query';
@@ -12,6 +14,8 @@ import { JsonEditor } from './JsonEditor.js';
 interface Listing {
   items: { id: string; etag: string; lastModified: string }[];
   next: string | null;
+  /** The change feed's position at this listing (absent from older servers). */
+  cursor?: string;
 }
 
 const PAGE = 50;
@@ -26,6 +30,13 @@ export function CollectionView(props: { collection: string; interval: number | f
     (after ? `&after=${encodeURIComponent(after)}` : '');
   const list = useDocument<Listing>(listUrl, { refetchInterval: props.interval });
   const items = list.data?.value.items ?? [];
+  // Live: the feed from the first listing's cursor; each change refetches the
+  // listing (members appear, change, disappear without a reload).
+  const live = useCollectionUpdates(`/api/${encodeURIComponent(collection)}`, {
+    since: list.data ? (list.data.value.cursor ?? null) : undefined,
+  });
+  const lastChange = new Map<string, CollectionChange>();
+  for (const c of [...live.recent].reverse()) lastChange.set(c.id, c);
 
   return (
     <section aria-labelledby="collection-title">
@@ -33,6 +44,13 @@ export function CollectionView(props: { collection: string; interval: number | f
         Collection <code>{collection}</code>
       </h2>
       <h3 id="docs-title">Documents</h3>
+      <p className="live-state" data-testid="collection-live" title={live.error?.message}>
+        {live.state === 'live'
+          ? 'Live: following the change feed'
+          : live.state === 'connecting'
+            ? 'Live: connecting…'
+            : 'Live: stopped (reload to retry)'}
+      </p>
       {list.isPending && <p aria-busy="true">Loading…</p>}
       {list.error && !(list.error instanceof DocumentNotFoundError) && (
         <p role="alert">Could not list: {list.error.message}</p>
@@ -49,7 +67,11 @@ export function CollectionView(props: { collection: string; interval: number | f
           </thead>
           <tbody>
             {items.map((it) => (
-              <tr key={it.id}>
+              <tr
+                key={it.id}
+                className={lastChange.has(it.id) ? 'changed-recently' : undefined}
+                data-changed={lastChange.has(it.id) ? 'true' : undefined}
+              >
                 <td>
                   <a href={documentHref(collection, it.id)}>{it.id}</a>
                 </td>
@@ -61,6 +83,18 @@ export function CollectionView(props: { collection: string; interval: number | f
             ))}
           </tbody>
         </table>
+      )}
+      {live.recent.length > 0 && (
+        <details className="live-log">
+          <summary>Recent changes ({live.recent.length})</summary>
+          <ol aria-label="Changes, newest first" data-testid="live-log">
+            {live.recent.map((c) => (
+              <li key={c.cursor}>
+                <code>{c.id}</code> {c.deleted ? 'deleted' : `saved ${c.etag ?? ''}`}
+              </li>
+            ))}
+          </ol>
+        </details>
       )}
       <div className="actions">
         {cursors.length > 1 && (

@@ -1,12 +1,6 @@
 import { useMemo } from 'react';
-import {
-  changedPaths,
-  formatPath,
-  isPrefix,
-  type JsonPath,
-  merge3,
-  pathKey,
-} from '../json-diff.js';
+import { formatPath, isPrefix, type JsonPath, pathKey } from '../json-diff.js';
+import { type MergeSummary, mergesCleanly, summarizeMerge } from '../merge-summary.js';
 
 interface Line {
   text: string;
@@ -109,6 +103,8 @@ export interface ConflictState {
   theirs: unknown;
   theirsETag: string;
   merging: boolean;
+  /** `refused`: a save was answered 412; `live`: the change arrived while editing, nothing sent yet. */
+  reason: 'refused' | 'live';
 }
 
 function PathList(props: { label: string; paths: readonly JsonPath[]; testId: string }) {
@@ -126,6 +122,18 @@ function PathList(props: { label: string; paths: readonly JsonPath[]; testId: st
   );
 }
 
+/** "Changed by you: /owner, changed elsewhere: /title" (and the paths both changed). */
+export function MergePaths(props: { summary: MergeSummary }) {
+  const { fromMine, fromTheirs, conflicts } = props.summary;
+  return (
+    <ul className="paths" aria-label="Changed fields">
+      <PathList label="Changed by you" paths={fromMine} testId="paths-mine" />
+      <PathList label="Changed elsewhere" paths={fromTheirs} testId="paths-theirs" />
+      <PathList label="Changed on both sides (!)" paths={conflicts} testId="paths-both" />
+    </ul>
+  );
+}
+
 /** Base / mine / theirs, side by side, with the changed key paths marked. */
 export function ConflictView(props: {
   conflict: ConflictState;
@@ -133,42 +141,63 @@ export function ConflictView(props: {
   onTakeTheirs: () => void;
   onKeepMine: () => void;
   onMerge: () => void;
+  /** Offered only when the sides changed different paths. */
+  onMergeAutomatically: () => void;
 }) {
   const c = props.conflict;
-  const { mineChanged, theirsChanged, conflicts } = useMemo(() => {
-    const mineChanged = changedPaths(c.base, c.mine);
-    const theirsChanged = changedPaths(c.base, c.theirs);
-    return { mineChanged, theirsChanged, conflicts: merge3(c.base, c.mine, c.theirs).conflicts };
-  }, [c.base, c.mine, c.theirs]);
-  const onlyMine = mineChanged.filter((p) => !conflicts.some((x) => isPrefix(x, p)));
-  const onlyTheirs = theirsChanged.filter((p) => !conflicts.some((x) => isPrefix(x, p)));
+  const summary = useMemo(
+    () => summarizeMerge(c.base, c.mine, c.theirs),
+    [c.base, c.mine, c.theirs],
+  );
+  const { mineChanged, theirsChanged, conflicts } = summary;
 
   return (
     <section className="conflict-view" aria-labelledby="conflict-title" data-testid="conflict-view">
       <h2 id="conflict-title">
-        {c.merging ? 'Merging: the three versions' : 'Conflict: the document changed elsewhere'}
+        {c.merging
+          ? 'Merging: the three versions'
+          : c.reason === 'live'
+            ? 'Changed elsewhere: the three versions'
+            : 'Conflict: the document changed elsewhere'}
       </h2>
-      {!c.merging && (
-        <p>
-          Your save was refused (412 Precondition Failed) because someone saved a newer version
-          after this tab loaded it. Nothing was overwritten. Choose what to keep.
-        </p>
-      )}
-      <ul className="paths" aria-label="Changed fields">
-        <PathList label="Changed by you" paths={onlyMine} testId="paths-mine" />
-        <PathList label="Changed elsewhere" paths={onlyTheirs} testId="paths-theirs" />
-        <PathList label="Changed on both sides (!)" paths={conflicts} testId="paths-both" />
-      </ul>
+      {!c.merging &&
+        (c.reason === 'live' ? (
+          <p>
+            Someone saved a newer version while you were editing. Nothing of yours is saved yet and
+            nothing was overwritten. Choose what to keep.
+          </p>
+        ) : (
+          <p>
+            Your save was refused (412 Precondition Failed) because someone saved a newer version
+            after this tab loaded it. Nothing was overwritten. Choose what to keep.
+          </p>
+        ))}
+      <MergePaths summary={summary} />
       {!c.merging && (
         <fieldset className="actions">
           <legend className="visually-hidden">Resolve the conflict</legend>
+          {mergesCleanly(summary) && (
+            <button
+              type="button"
+              className="primary"
+              onClick={props.onMergeAutomatically}
+              disabled={props.busy}
+            >
+              Merge automatically
+            </button>
+          )}
           <button type="button" onClick={props.onTakeTheirs} disabled={props.busy}>
             Take theirs
           </button>
           <button type="button" onClick={props.onKeepMine} disabled={props.busy}>
             Keep mine…
           </button>
-          <button type="button" className="primary" onClick={props.onMerge} disabled={props.busy}>
+          <button
+            type="button"
+            className={mergesCleanly(summary) ? undefined : 'primary'}
+            onClick={props.onMerge}
+            disabled={props.busy}
+          >
             Merge by hand
           </button>
         </fieldset>

@@ -9,15 +9,17 @@ import {
   useDeleteDocument,
   useDocument,
   useDocumentApi,
+  useDocumentUpdates,
   useLastResponse,
   useSaveDocument,
 } from '@ifmatch/react-query';
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { jsonEqual, merge3, parseJson, pretty } from '../json-diff.js';
+import { formatPath, type JsonPath, jsonEqual, merge3, parseJson, pretty } from '../json-diff.js';
+import { type MergeSummary, mergesCleanly, summarizeMerge } from '../merge-summary.js';
 import { collectionHref, documentUrl } from '../route.js';
 import { ConfirmDialog } from './ConfirmDialog.js';
-import { type ConflictState, ConflictView } from './ConflictView.js';
+import { type ConflictState, ConflictView, MergePaths } from './ConflictView.js';
 import { JsonEditor } from './JsonEditor.js';
 
 /** What this tab is editing: the state it loaded (base) and the editor text. */
@@ -28,6 +30,12 @@ interface Session {
 }
 
 type Notice = { kind: 'ok' | 'error'; text: string } | null;
+
+/** What "Merge automatically" did, shown until the next save or edit elsewhere. */
+interface AutoMerged {
+  summary: MergeSummary;
+  etag: string | undefined;
+}
 
 const fromSnapshot = (s: DocumentSnapshot): Session => {
   const t = pretty(s.value);
@@ -40,6 +48,8 @@ export function DocumentView(props: { collection: string; id: string; interval: 
   const api = useDocumentApi();
   const queryClient = useQueryClient();
   const doc = useDocument(url, { refetchInterval: props.interval });
+  // Live: every version saved anywhere arrives in `doc.data` as it commits.
+  const live = useDocumentUpdates(url);
   const lastStatus = useLastResponse(url);
   const save = useSaveDocument();
   const remove = useDeleteDocument();
@@ -51,6 +61,7 @@ export function DocumentView(props: { collection: string; id: string; interval: 
   const [notice, setNotice] = useState<Notice>(null);
   const [confirm, setConfirm] = useState<'delete' | 'keep-mine' | null>(null);
   const [updatedInPlace, setUpdatedInPlace] = useState(0);
+  const [autoMerged, setAutoMerged] = useState<AutoMerged | null>(null);
   const conflictOpen = useRef(false);
   conflictOpen.current = conflict !== null;
 
@@ -70,11 +81,16 @@ export function DocumentView(props: { collection: string; id: string; interval: 
     setSession((s) => {
       if (!s) return fromSnapshot(data);
       if (s.base.etag === data.etag) return s.base === data ? s : { ...s, base: data };
-      const unedited = s.text === s.baseText || jsonEqual(parseJsonOr(s.text), s.base.value);
+      const mine = parseJsonOr(s.text);
+      const unedited = s.text === s.baseText || jsonEqual(mine, s.base.value);
       if (unedited && !conflictOpen.current) {
         setUpdatedInPlace((n) => n + 1);
         return fromSnapshot(data);
       }
+      // The new version is exactly what the editor holds (this tab's own save
+      // arriving through the watch first, or the same edit made elsewhere):
+      // nothing to merge, it becomes the base.
+      if (jsonEqual(mine, data.value)) return { ...s, base: data, baseText: pretty(data.value) };
       return s;
     });
   }, [data]);
@@ -84,8 +100,29 @@ export function DocumentView(props: { collection: string; id: string; interval: 
     if (notFound && session) setDeletedWhileEditing(true);
   }, [notFound, session]);
 
+  // Unsaved edits and a newer version elsewhere: said at once, before any save.
   const changedElsewhere =
-    !!data && !!session && data.etag !== session.base.etag && !conflict && dirty;
+    !!data &&
+    !!session &&
+    data.etag !== session.base.etag &&
+    dirty &&
+    !save.isPending &&
+    (!conflict || conflict.merging);
+  const mineValue = parsed?.ok ? parsed.value : undefined;
+  const liveSummary = useMemo(
+    () =>
+      changedElsewhere && session && data && parsed?.ok
+        ? summarizeMerge(session.base.value, mineValue, data.value)
+        : null,
+    [changedElsewhere, session, data, parsed, mineValue],
+  );
+
+  // The merge view shows the latest version elsewhere as "theirs", also when
+  // it changes again while the view is open.
+  useEffect(() => {
+    if (!data?.etag || !conflict || conflict.merging || data.etag === conflict.theirsETag) return;
+    setConflict({ ...conflict, theirs: data.value, theirsETag: data.etag });
+  }, [data, conflict]);
 
   function openConflict(e: ConflictError, mine: unknown, base: Session) {
     if (!e.currentETag) {
@@ -109,7 +146,9 @@ export function DocumentView(props: { collection: string; id: string; interval: 
         theirs,
         theirsETag,
         merging: false,
+        reason: 'refused',
       });
+      setAutoMerged(null);
       setNotice(null);
     };
     if (e.current) show(e.current.value);
@@ -130,6 +169,7 @@ export function DocumentView(props: { collection: string; id: string; interval: 
         onSuccess: (snap) => {
           setSession({ base: snap, baseText: pretty(snap.value), text });
           setConflict(null);
+          setAutoMerged(null);
           setNotice({ kind: 'ok', text: `Saved. New ETag ${snap.etag ?? '(none)'}` });
         },
         onError: (e) => {
@@ -163,7 +203,39 @@ export function DocumentView(props: { collection: string; id: string; interval: 
     if (!conflict) return;
     setSession(fromSnapshot(theirsSnapshot(conflict)));
     setConflict(null);
+    setAutoMerged(null);
     setNotice({ kind: 'ok', text: 'Loaded their version; your edits were discarded.' });
+  }
+
+  /** The merge view for a change that arrived while editing (nothing sent yet). */
+  function openLiveConflict() {
+    if (!session || !data?.etag || !parsed?.ok) return;
+    setConflict({
+      base: session.base.value,
+      baseETag: session.base.etag,
+      mine: parsed.value,
+      theirs: data.value,
+      theirsETag: data.etag,
+      merging: false,
+      reason: 'live',
+    });
+    setAutoMerged(null);
+    setNotice(null);
+  }
+
+  /**
+   * One click when the sides changed different paths: the editor holds both
+   * sides' changes on top of their version, so Save sends If-Match with
+   * their (the current) ETag. Nothing is saved until the person saves.
+   */
+  function mergeAutomatically(base: unknown, mine: unknown, theirs: DocumentSnapshot) {
+    const summary = summarizeMerge(base, mine, theirs.value);
+    if (!mergesCleanly(summary)) return;
+    setSession({ base: theirs, baseText: pretty(theirs.value), text: pretty(summary.merged) });
+    setConflict(null);
+    setAutoMerged({ summary, etag: theirs.etag });
+    setNotice(null);
+    focusEditor();
   }
 
   function mergeByHand() {
@@ -180,9 +252,7 @@ export function DocumentView(props: { collection: string; id: string; interval: 
           ? 'Merging: the editor holds both sides; fields changed on both sides hold yours. Check them, then Save.'
           : 'Merging: the editor holds both sides’ changes. Check, then Save.',
     });
-    requestAnimationFrame(() =>
-      document.querySelector<HTMLElement>('[data-testid="doc-editor"] .cm-content')?.focus(),
-    );
+    focusEditor();
   }
 
   function confirmed() {
@@ -293,6 +363,16 @@ export function DocumentView(props: { collection: string; id: string; interval: 
           </dd>
         </div>
         <div>
+          <dt>Live</dt>
+          <dd data-testid="live" title={live.error?.message}>
+            {live.state === 'live'
+              ? 'following changes'
+              : live.state === 'connecting'
+                ? 'connecting…'
+                : 'stopped'}
+          </dd>
+        </div>
+        <div>
           <dt>Editor</dt>
           <dd data-testid="dirty">{dirty ? 'edited (not saved)' : 'no local edits'}</dd>
         </div>
@@ -305,16 +385,59 @@ export function DocumentView(props: { collection: string; id: string; interval: 
           </p>
         )}
       </div>
-      {changedElsewhere && (
+      {changedElsewhere && data && session && (
         <div className="banner warn" role="alert" data-testid="changed-elsewhere">
           <p>
-            This document changed elsewhere while you were editing (now {data?.etag}). Your edits
-            are kept; saving will show both versions so you can merge. Nothing is overwritten
-            silently.
+            <strong>Changed elsewhere</strong> while you were editing (now {data.etag}). Your edits
+            are kept and nothing is saved yet.
           </p>
-          <button type="button" onClick={() => data && setSession(fromSnapshot(data))}>
-            Discard my edits and load it
-          </button>
+          {liveSummary ? (
+            <MergePaths summary={liveSummary} />
+          ) : (
+            <p>Your text is not valid JSON: fix it to merge.</p>
+          )}
+          <div className="actions">
+            {liveSummary && mergesCleanly(liveSummary) && (
+              <button
+                type="button"
+                className="primary"
+                onClick={() => mergeAutomatically(session.base.value, mineValue, data)}
+              >
+                Merge automatically
+              </button>
+            )}
+            {liveSummary && (
+              <button type="button" onClick={openLiveConflict}>
+                Show the merge view
+              </button>
+            )}
+            <button
+              type="button"
+              onClick={() => {
+                setSession(fromSnapshot(data));
+                setConflict(null);
+                setAutoMerged(null);
+              }}
+            >
+              Discard my edits and load it
+            </button>
+          </div>
+        </div>
+      )}
+      {autoMerged && !changedElsewhere && (
+        <div className="banner ok" role="status" data-testid="auto-merged">
+          <p>
+            Merged automatically onto the current version ({autoMerged.etag}). Not saved yet: Save
+            stores it with <code>If-Match: {autoMerged.etag}</code>.
+          </p>
+          <ul className="paths" aria-label="What the merge took">
+            <MergedFrom label="Yours" paths={autoMerged.summary.fromMine} testId="merged-mine" />
+            <MergedFrom
+              label="From elsewhere"
+              paths={autoMerged.summary.fromTheirs}
+              testId="merged-theirs"
+            />
+          </ul>
         </div>
       )}
       {deletedWhileEditing && (
@@ -342,6 +465,9 @@ export function DocumentView(props: { collection: string; id: string; interval: 
           onTakeTheirs={takeTheirs}
           onKeepMine={() => setConfirm('keep-mine')}
           onMerge={mergeByHand}
+          onMergeAutomatically={() =>
+            mergeAutomatically(conflict.base, conflict.mine, theirsSnapshot(conflict))
+          }
         />
       )}
 
@@ -416,6 +542,22 @@ export function DocumentView(props: { collection: string; id: string; interval: 
         </p>
       </ConfirmDialog>
     </section>
+  );
+}
+
+/** Back to the editor after a merge: the person checks the text, Ctrl/Cmd-S saves. */
+function focusEditor() {
+  requestAnimationFrame(() =>
+    document.querySelector<HTMLElement>('[data-testid="doc-editor"] .cm-content')?.focus(),
+  );
+}
+
+function MergedFrom(props: { label: string; paths: readonly JsonPath[]; testId: string }) {
+  if (props.paths.length === 0) return null;
+  return (
+    <li data-testid={props.testId}>
+      {props.label}: {props.paths.map(formatPath).join(', ')}
+    </li>
   );
 }
 
