@@ -1,0 +1,314 @@
+// watch() and changes() against the real ifmatch server (in process, on a
+// SQLite file in a temporary folder), through the counting proxy where the
+// requests are counted or a connection is lost. The abort tests use a server
+// of their own: the proxy does not cancel its upstream request when its
+// client leaves, so the shared server still holds the other tests' polls.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type CollectionChange,
+  CursorExpiredError,
+  IfMatchClient,
+  type WatchEvent,
+} from '@ifmatch/client';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type CountingProxy, startProxy } from './helpers/proxy.js';
+import { type RunningServer, startServer } from './helpers/server.js';
+
+let server: RunningServer;
+let proxy: CountingProxy;
+const folder = mkdtempSync(join(tmpdir(), 'ifmatch-client-live-'));
+let n = 0;
+const dbFile = () => join(folder, `s${++n}.db`);
+const unique = () => `${++n}-${Date.now()}`;
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  server = await startServer({ db: dbFile() });
+  proxy = await startProxy(server.url);
+});
+afterAll(async () => {
+  await proxy?.close();
+  await server?.close();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+/** A server of the test's own, closed after `body`. */
+async function withServer(
+  options: { changeRetentionMs?: number },
+  body: (own: RunningServer) => Promise<void>,
+): Promise<void> {
+  const own = await startServer({ db: dbFile(), ...options });
+  try {
+    await body(own);
+  } finally {
+    await own.close();
+  }
+}
+afterEach(() => {
+  vi.restoreAllMocks();
+  proxy.reset();
+});
+
+type Pending<T> = { current: Promise<IteratorResult<T>> | undefined };
+
+/** The next event, or 'none' when none comes within `ms` (the pending next() is kept for later). */
+async function nextWithin<T>(
+  events: AsyncIterator<T>,
+  pending: Pending<T>,
+  ms: number,
+): Promise<IteratorResult<T> | 'none'> {
+  pending.current ??= events.next();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const result = await Promise.race([
+    pending.current,
+    new Promise<'none'>((r) => {
+      timer = setTimeout(() => r('none'), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (result !== 'none') pending.current = undefined;
+  return result;
+}
+
+/** Resolves when `condition()` holds; fails the test after 3 s. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not true within 3 s: ${condition}`);
+    await delay(10);
+  }
+}
+
+const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+describe('watch() against the ifmatch server', () => {
+  it("sees another client's write within the wait, with one held GET and no polling", async () => {
+    const path = `/api/live-client/w${unique()}`;
+    const other = new IfMatchClient({ baseUrl: server.url });
+    await other.create(path, { v: 0 });
+    const client = new IfMatchClient({ baseUrl: proxy.url });
+    const controller = new AbortController();
+    const events = client.watch<{ v: number }>(path, { signal: controller.signal, wait: 20 });
+    const pending: Pending<WatchEvent<{ v: number }>> = { current: undefined };
+
+    const first = await nextWithin(events, pending, 5000);
+    expect(first).toMatchObject({ done: false, value: { deleted: false, value: { v: 0 } } });
+    expect(await nextWithin(events, pending, 1500)).toBe('none'); // held for 1.5 s
+    expect(proxy.count('GET')).toBe(1); // the long-poll is still open: no GET per second
+
+    const wrote = performance.now();
+    const write = await other.put(path, { v: 1 });
+    const second = await nextWithin(events, pending, 5000);
+    const latency = performance.now() - wrote;
+    expect(second).toMatchObject({
+      done: false,
+      value: { deleted: false, value: { v: 1 }, etag: write.etag },
+    });
+    expect(latency).toBeLessThan(1000);
+    const [, poll] = proxy.log.filter((e) => e.method === 'GET');
+    expect(poll!.status).toBe(200);
+    expect(poll!.requestHeaders['if-none-match']).toBe(
+      first !== 'none' && !first.value.deleted ? first.value.etag : '',
+    );
+    expect(poll!.requestHeaders.prefer).toBe('wait=20');
+    expect(poll!.responseHeaders['preference-applied']).toMatch(/^wait=\d+$/);
+    expect(proxy.count('GET')).toBe(2);
+    console.log(`watch: write -> yield ${latency.toFixed(1)} ms through the proxy`);
+    controller.abort();
+    await pending.current;
+  });
+
+  it('a timeout 304 yields nothing, sends no body and parses nothing', async () => {
+    const path = `/api/live-client/t${unique()}`;
+    await new IfMatchClient({ baseUrl: server.url }).create(path, {
+      big: Array.from({ length: 2000 }, (_, i) => i),
+    });
+    const client = new IfMatchClient({ baseUrl: proxy.url });
+    const controller = new AbortController();
+    const events = client.watch(path, { signal: controller.signal, wait: 1 });
+    const pending: Pending<WatchEvent<unknown>> = { current: undefined };
+    await nextWithin(events, pending, 5000);
+    const parse = vi.spyOn(JSON, 'parse');
+    expect(await nextWithin(events, pending, 2500)).toBe('none');
+    expect(parse).not.toHaveBeenCalled();
+    const polls = proxy.log.filter((e) => e.method === 'GET').slice(1);
+    expect(polls.length).toBeGreaterThanOrEqual(2);
+    expect(polls.length).toBeLessThanOrEqual(3); // one per wait, not a tight loop
+    for (const poll of polls) {
+      expect(poll.status).toBe(304);
+      expect(poll.bodyBytes).toBe(0);
+      expect(poll.responseHeaders['preference-applied']).toMatch(/^wait=1$/);
+    }
+    controller.abort();
+    await pending.current;
+  });
+
+  it('a deletion, then the document created again', async () => {
+    const path = `/api/live-client/d${unique()}`;
+    const other = new IfMatchClient({ baseUrl: server.url });
+    await other.create(path, { v: 'a' });
+    const client = new IfMatchClient({ baseUrl: proxy.url });
+    const controller = new AbortController();
+    const events = client.watch<{ v: string }>(path, {
+      signal: controller.signal,
+      wait: 10,
+      backoff: { base: 50, cap: 200 },
+    });
+    const pending: Pending<WatchEvent<{ v: string }>> = { current: undefined };
+    await nextWithin(events, pending, 5000);
+    await delay(200);
+    await other.remove(path);
+    expect(await nextWithin(events, pending, 3000)).toEqual({
+      done: false,
+      value: { deleted: true },
+    });
+    await delay(500);
+    await other.create(path, { v: 'b' });
+    expect(await nextWithin(events, pending, 3000)).toMatchObject({
+      value: { deleted: false, value: { v: 'b' } },
+    });
+    const gets = proxy.log.filter((e) => e.method === 'GET');
+    // While deleted the server cannot hold the request: the client spaced its
+    // GETs (>= 50 ms): a handful in 0.5 s, not hundreds.
+    expect(gets.filter((e) => e.status === 404).length).toBeLessThanOrEqual(12);
+    controller.abort();
+    await pending.current;
+  });
+
+  it('abort during the long-poll: the iteration ends, the server holds no waiter, no timer is left', async () => {
+    await withServer({}, async (own) => {
+      const path = `/api/live-client/a${unique()}`;
+      await new IfMatchClient({ baseUrl: own.url }).create(path, { v: 0 });
+      const before = timers();
+      const client = new IfMatchClient({ baseUrl: own.url });
+      const controller = new AbortController();
+      const events = client.watch(path, { signal: controller.signal, wait: 30 });
+      await events.next();
+      const held = events.next();
+      await until(() => own.waiters() === 1);
+      controller.abort();
+      expect(await held).toEqual({ done: true, value: undefined });
+      await until(() => own.waiters() === 0); // the server saw the client leave
+      await delay(50);
+      expect(timers()).toBeLessThanOrEqual(before); // neither the client's nor the server's
+    });
+  });
+});
+
+describe('changes() against the ifmatch server', () => {
+  it('from now (the listing cursor): every later change in commit order, each once', async () => {
+    const collection = `/api/feed${unique()}`;
+    const writer = new IfMatchClient({ baseUrl: server.url });
+    await writer.create(`${collection}/before`, { n: 0 }); // not in the feed: before the listing
+    const client = new IfMatchClient({ baseUrl: proxy.url });
+    const controller = new AbortController();
+    const events = client.changes(collection, { signal: controller.signal, wait: 10 });
+    const out: CollectionChange[] = [];
+    const reading = (async () => {
+      for await (const c of events) out.push(c);
+    })();
+    const deadline = Date.now() + 3000;
+    while (proxy.count('GET') < 1 && Date.now() < deadline) await delay(10);
+    await delay(100); // the feed request is held now
+    const tags: (string | undefined)[] = [];
+    for (let i = 0; i < 5; i++) tags.push((await writer.put(`${collection}/x`, { i })).etag);
+    await writer.remove(`${collection}/x`);
+    const created = await writer.create(`${collection}/y`, { y: 1 });
+    const until = Date.now() + 5000;
+    while (out.length < 7 && Date.now() < until) await delay(20);
+    controller.abort();
+    await reading;
+    expect(out.map((c) => [c.id, c.deleted, c.etag])).toEqual([
+      ...tags.map((t) => ['x', false, t]),
+      ['x', true, undefined],
+      ['y', false, created.etag],
+    ]);
+    expect(out.every((c) => typeof c.cursor === 'string' && c.lastModified.endsWith('GMT'))).toBe(
+      true,
+    );
+    expect(proxy.log[0]!.url).toMatch(/\?limit=1$/);
+  });
+
+  it('yields every change in order across lost responses and cut requests, no gap, no duplicate', async () => {
+    const collection = `/api/feed${unique()}`;
+    const writer = new IfMatchClient({ baseUrl: server.url });
+    const client = new IfMatchClient({ baseUrl: proxy.url });
+    const controller = new AbortController();
+    const events = client.changes(collection, {
+      since: '0',
+      limit: 4,
+      wait: 5,
+      signal: controller.signal,
+      backoff: { base: 10, cap: 50 },
+    });
+    const out: CollectionChange[] = [];
+    const reading = (async () => {
+      for await (const c of events) out.push(c);
+    })();
+    const expected: string[] = [];
+    const feedGet = (req: { method?: string; url?: string }) =>
+      req.method === 'GET' && (req.url ?? '').includes('since=');
+    for (let round = 0; round < 8; round++) {
+      if (round % 4 === 1) proxy.dropResponseOf(feedGet); // the server answered; the client never hears
+      if (round % 4 === 3) proxy.dropRequestOf(feedGet); // never reaches the server
+      for (let i = 0; i < 3; i++) {
+        const id = `m${round}-${i}`;
+        const w = await writer.create(`${collection}/${id}`, { round, i });
+        expected.push(`${id} ${w.etag}`);
+      }
+      await delay(80);
+    }
+    const until = Date.now() + 8000;
+    while (out.length < expected.length && Date.now() < until) await delay(20);
+    await delay(200); // a duplicate would show up now
+    controller.abort();
+    await reading;
+    expect(out.map((c) => `${c.id} ${c.etag}`)).toEqual(expected);
+    expect(proxy.dropped).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a cursor older than the retention: CursorExpiredError', async () => {
+    await withServer({ changeRetentionMs: 200 }, async (own) => {
+      const collection = `/api/feed${unique()}`;
+      const writer = new IfMatchClient({ baseUrl: own.url });
+      await writer.create(`${collection}/a`, { a: 1 });
+      const listing = await writer.get<{ cursor: string }>(collection, { cache: 'no-store' });
+      const old = listing.value.cursor;
+      expect(typeof old).toBe('string');
+      await writer.create(`${collection}/b`, { b: 1 });
+      await delay(700); // the pruning (every retention / 4) removes both changes
+      await writer.create(`${collection}/c`, { c: 1 });
+      const client = new IfMatchClient({ baseUrl: own.url });
+      let error: unknown;
+      try {
+        for await (const _ of client.changes(collection, { since: old, wait: 1 })) break;
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(CursorExpiredError);
+      expect((error as CursorExpiredError).status).toBe(410);
+      expect((error as CursorExpiredError).cursor).toBe(old);
+      expect((error as CursorExpiredError).type).toMatch(/cursor-expired$/);
+    });
+  });
+
+  it('abort during the held feed request: ends cleanly, no waiter and no timer left', async () => {
+    await withServer({}, async (own) => {
+      const collection = `/api/feed${unique()}`;
+      const before = timers();
+      const client = new IfMatchClient({ baseUrl: own.url });
+      const controller = new AbortController();
+      const events = client.changes(collection, { signal: controller.signal, wait: 30 });
+      const next = events.next();
+      await until(() => own.waiters() === 1);
+      controller.abort();
+      expect(await next).toEqual({ done: true, value: undefined });
+      await until(() => own.waiters() === 0);
+      await delay(50);
+      expect(timers()).toBeLessThanOrEqual(before);
+    });
+  });
+});
