@@ -195,6 +195,41 @@ await describePostgres('PostgreSQL change signals across instances', () => {
     }
   });
 
+  it('a key too long for a notification payload is signalled as a resync, and the write succeeds', async () => {
+    const c = await openPostgresStore(db.url, { poolSize: 2 });
+    const onC = recorder(c);
+    try {
+      await onC.next(isResync);
+      // 1500 bytes stored, 9000 once JSON-escaped: over PostgreSQL's 8000-byte payload limit.
+      const id = '\u0001'.repeat(1500);
+      const resynced = onC.next(isResync);
+      const outcome = await a.write({ collection: 'long', id }, put(1));
+      expect(outcome.action).toBe('put');
+      await resynced;
+      expect((await c.changes('long', { after: 0, limit: 1 })).changes[0]?.id).toBe(id);
+    } finally {
+      onC.unsubscribe();
+      await c.close();
+    }
+  });
+
+  it('a subscriber on an unreachable database: errors reported, never thrown; close() ends the retries', async () => {
+    const errors: Error[] = [];
+    // Port 1 on loopback: nothing listens, every connection is refused.
+    const down = await openPostgresStore('postgres://postgres@127.0.0.1:1/test', {
+      connectionTimeoutMs: 300,
+      onError: (e) => errors.push(e),
+    });
+    const heard: ChangeSignal[] = [];
+    const unsubscribe = down.subscribe((s) => heard.push(s));
+    await sleep(800);
+    // Several attempts failed (100, 200, 400 ms apart); the outage is reported once.
+    expect(errors.filter((e) => /change notifications/.test(e.message))).toHaveLength(1);
+    expect(heard).toEqual([]);
+    unsubscribe();
+    await down.close();
+  });
+
   it('after the LISTEN connection is cut: reconnects, resyncs, and hears later commits again', async () => {
     const relay: Outage = await relayToPostgres();
     const errors: Error[] = [];

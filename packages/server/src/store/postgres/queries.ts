@@ -73,8 +73,9 @@ FROM d, c`;
  * listeners treat it as a resync.
  */
 function notifyPayload(tag: string): string {
+  // Measured on the JSON itself: escaping can make a key several times longer.
   const full = `json_build_array(${tag}::text, c.version, $1::text, $2::text)::text`;
-  return `CASE WHEN octet_length($1::text) + octet_length($2::text) < 7000 THEN ${full}
+  return `CASE WHEN octet_length(${full}) < 7900 THEN ${full}
     ELSE json_build_array(${tag}::text)::text END`;
 }
 
