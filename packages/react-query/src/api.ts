@@ -14,6 +14,7 @@ import {
   type DocumentApi,
   DocumentNotFoundError,
   type DocumentSnapshot,
+  type LiveOptions,
   type WatchEvent,
 } from './types.js';
 
@@ -86,11 +87,8 @@ export function createDocumentApi(options: DocumentApiOptions = {}): DocumentApi
       }
     },
 
-    async *watch<T>(
-      url: string,
-      { signal }: { signal: AbortSignal },
-    ): AsyncIterable<WatchEvent<T>> {
-      for await (const v of client.watch<T>(url, { signal })) {
+    async *watch<T>(url: string, options: LiveOptions): AsyncIterable<WatchEvent<T>> {
+      for await (const v of client.watch<T>(url, options)) {
         if (v.deleted) yield { kind: 'deleted', url };
         else
           yield {
@@ -108,7 +106,7 @@ export function createDocumentApi(options: DocumentApiOptions = {}): DocumentApi
 
     async *changes(
       collectionUrl: string,
-      options: { since?: string; signal: AbortSignal },
+      options: LiveOptions & { since?: string },
     ): AsyncIterable<CollectionChange> {
       for await (const c of client.changes(collectionUrl, options)) {
         yield {

@@ -33,5 +33,6 @@ export {
   type DocumentApi,
   DocumentNotFoundError,
   type DocumentSnapshot,
+  type LiveOptions,
   type WatchEvent,
 } from './types.js';

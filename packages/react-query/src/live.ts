@@ -8,8 +8,13 @@ import { CursorExpiredError } from '@ifmatch/client';
 import { type QueryClient, type UseQueryResult, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { primeDocument, useDocument, useDocumentApi } from './hooks.js';
-import { documentKey, type UseDocumentOptions } from './options.js';
-import type { CollectionChange, DocumentApi, DocumentSnapshot } from './types.js';
+import { documentKey, documentQueryOptions, type UseDocumentOptions } from './options.js';
+import {
+  type CollectionChange,
+  type DocumentApi,
+  DocumentNotFoundError,
+  type DocumentSnapshot,
+} from './types.js';
 
 /**
  * `connecting`: subscribed, the server has not answered yet (a document's
@@ -27,6 +32,8 @@ export interface LiveStatus {
 export interface UseUpdatesOptions {
   /** Follow only while true (default true). */
   enabled?: boolean;
+  /** Seconds the server may hold each request (`Prefer: wait`; default: the client's, 30). */
+  wait?: number;
 }
 
 /**
@@ -39,6 +46,7 @@ export function useDocumentUpdates(url: string, options: UseUpdatesOptions = {})
   const api = useDocumentApi();
   const queryClient = useQueryClient();
   const enabled = options.enabled ?? true;
+  const { wait } = options;
   const [status, setStatus] = useState<LiveStatus>({ state: 'connecting' });
 
   useEffect(() => {
@@ -47,17 +55,34 @@ export function useDocumentUpdates(url: string, options: UseUpdatesOptions = {})
     const { signal } = controller;
     setStatus({ state: 'connecting' });
     const key = documentKey(url);
+    let following = false;
     void (async () => {
       try {
-        for await (const event of api.watch(url, { signal })) {
-          // A refetch that left before this version committed must not land
-          // after it and put the older state back: drop it (the watch has the
-          // newer one). A query without a fetch in flight is untouched.
-          await queryClient.cancelQueries({ queryKey: key, exact: true });
+        // Let the query's first load finish (or share it): the watch's first
+        // read is then a 304 through the same validator cache, not a second download.
+        await queryClient.ensureQueryData(documentQueryOptions(api, url)).catch(() => {});
+        for await (const event of api.watch(url, { signal, ...waitOption(wait) })) {
           if (signal.aborted) return;
-          if (event.kind === 'version') primeDocument(queryClient, event.snapshot);
-          else void queryClient.invalidateQueries({ queryKey: key, exact: true });
-          setStatus((s) => (s.state === 'live' ? s : { state: 'live' }));
+          const current = queryClient.getQueryState<DocumentSnapshot>(key);
+          if (event.kind === 'version') {
+            // The version the query holds already (same strong ETag): nothing to do.
+            if (event.snapshot.etag === undefined || current?.data?.etag !== event.snapshot.etag) {
+              // A refetch that left before this version committed must not land
+              // after it and put the older state back: drop it (the watch has
+              // the newer one).
+              await queryClient.cancelQueries({ queryKey: key, exact: true });
+              if (signal.aborted) return;
+              primeDocument(queryClient, event.snapshot);
+            }
+          } else if (!(current?.error instanceof DocumentNotFoundError)) {
+            // Gone: the refetch answers 404 (DocumentNotFoundError) like any read would.
+            await queryClient.invalidateQueries({ queryKey: key, exact: true });
+          }
+          // Once: a state update per version would render the component again.
+          if (!following) {
+            following = true;
+            setStatus({ state: 'live' });
+          }
         }
       } catch (error) {
         if (signal.aborted) return;
@@ -65,7 +90,7 @@ export function useDocumentUpdates(url: string, options: UseUpdatesOptions = {})
       }
     })();
     return () => controller.abort();
-  }, [api, queryClient, url, enabled]);
+  }, [api, queryClient, url, enabled, wait]);
 
   return enabled ? status : { state: 'stopped' };
 }
@@ -76,13 +101,13 @@ export function useDocumentUpdates(url: string, options: UseUpdatesOptions = {})
  */
 export function useLiveDocument<T = unknown>(
   url: string,
-  options: UseDocumentOptions = {},
+  options: UseDocumentOptions & Pick<UseUpdatesOptions, 'wait'> = {},
 ): UseQueryResult<DocumentSnapshot<T>, Error> {
   const query = useDocument<T>(url, {
     ...options,
     refetchInterval: options.refetchInterval ?? false,
   });
-  useDocumentUpdates(url, { enabled: options.enabled ?? true });
+  useDocumentUpdates(url, { enabled: options.enabled ?? true, ...waitOption(options.wait) });
   return query;
 }
 
@@ -130,6 +155,7 @@ export function useCollectionUpdates(
   const api = useDocumentApi();
   const queryClient = useQueryClient();
   const enabled = (options.enabled ?? true) && options.since !== undefined;
+  const { wait } = options;
   // The feed starts from the cursor known when it starts; later listings
   // (revalidated because of the feed itself) do not restart it.
   const since = useRef(options.since);
@@ -150,13 +176,21 @@ export function useCollectionUpdates(
         });
       }, 0);
     };
-    void follow(api, queryClient, collectionUrl, since.current ?? undefined, signal, (change) => {
-      revalidate();
-      setStatus((s) => ({
-        state: 'live',
-        recent: [change, ...s.recent].slice(0, RECENT_CHANGES),
-      }));
-    }).then(
+    void follow(
+      api,
+      queryClient,
+      collectionUrl,
+      since.current ?? undefined,
+      wait,
+      signal,
+      (change) => {
+        revalidate();
+        setStatus((s) => ({
+          state: 'live',
+          recent: [change, ...s.recent].slice(0, RECENT_CHANGES),
+        }));
+      },
+    ).then(
       () => {},
       (error: unknown) => {
         if (!signal.aborted) setStatus((s) => ({ ...s, state: 'stopped', error: asError(error) }));
@@ -168,7 +202,7 @@ export function useCollectionUpdates(
       controller.abort();
       if (timer !== undefined) clearTimeout(timer);
     };
-  }, [api, queryClient, collectionUrl, enabled]);
+  }, [api, queryClient, collectionUrl, enabled, wait]);
 
   return enabled
     ? status
@@ -181,6 +215,7 @@ async function follow(
   queryClient: QueryClient,
   collectionUrl: string,
   since: string | undefined,
+  wait: number | undefined,
   signal: AbortSignal,
   onChange: (change: CollectionChange) => void,
 ): Promise<void> {
@@ -189,6 +224,7 @@ async function follow(
     try {
       for await (const change of api.changes(collectionUrl, {
         ...(from !== undefined ? { since: from } : {}),
+        ...waitOption(wait),
         signal,
       })) {
         from = change.cursor;
@@ -215,5 +251,7 @@ function listingCursor(queryClient: QueryClient, collectionUrl: string): string 
   }
   return undefined;
 }
+
+const waitOption = (wait: number | undefined) => (wait === undefined ? {} : { wait });
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));

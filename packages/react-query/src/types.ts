@@ -31,7 +31,7 @@ export interface DocumentApi {
    * (If-None-Match + Prefer: wait). Runs until `signal` aborts; network errors
    * are retried underneath.
    */
-  watch<T = unknown>(url: string, options: { signal: AbortSignal }): AsyncIterable<WatchEvent<T>>;
+  watch<T = unknown>(url: string, options: LiveOptions): AsyncIterable<WatchEvent<T>>;
   /**
    * The change feed of a collection (`collectionUrl`, e.g. `/api/notes`) after
    * `since` (the `cursor` of a listing page: nothing committed after that
@@ -41,8 +41,15 @@ export interface DocumentApi {
    */
   changes(
     collectionUrl: string,
-    options: { since?: string; signal: AbortSignal },
+    options: LiveOptions & { since?: string },
   ): AsyncIterable<CollectionChange>;
+}
+
+export interface LiveOptions {
+  /** Ends the subscription and cancels the request in flight. */
+  signal: AbortSignal;
+  /** How long the server may hold each request, in seconds (`Prefer: wait`); the client's default when absent. */
+  wait?: number;
 }
 
 /** One event of DocumentApi.watch: a new version, or the document is gone (404). */

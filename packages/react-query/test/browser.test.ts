@@ -52,13 +52,15 @@ describe.skipIf(!run)('@ifmatch/react-query in Chromium', () => {
     await server?.close();
   });
 
-  async function open(id: string, interval: number) {
+  async function open(id: string, interval: number, extra = '') {
     const { context, page } = await newPage(browser);
     const requests: Request[] = [];
     page.on('request', (r) => {
       if (r.url().includes('/api/')) requests.push(r);
     });
-    await page.goto(`${fixture.url}/?doc=${encodeURIComponent(path(id))}&interval=${interval}`);
+    await page.goto(
+      `${fixture.url}/?doc=${encodeURIComponent(path(id))}&interval=${interval}${extra}`,
+    );
     await eventually(() => page.getByTestId('etag').textContent()).toMatch(/^"/);
     return { context, page, requests };
   }
@@ -169,6 +171,131 @@ describe.skipIf(!run)('@ifmatch/react-query in Chromium', () => {
       expect(errors).toEqual([]);
     } finally {
       await context.close();
+    }
+  });
+
+  it('useLiveDocument: waits answered 304 render nothing; a save elsewhere arrives at once, one render', async () => {
+    const doc = { title: 'quiet', items: Array.from({ length: 20 }, (_, i) => ({ i })) };
+    expect((await putJson(server.url + path('live'), doc)).status).toBe(201);
+    // No interval: every request after the first two is a GET the server holds (wait=1).
+    const { context, page, requests } = await open('live', 0, '&live=1');
+    const errors = collectErrors(page);
+    try {
+      await eventually(async () => (await measure(page)).notModified).toBeGreaterThanOrEqual(1);
+      const before = await measure(page);
+      // Two more waits run out with nothing new: 304s, no body, no render.
+      await eventually(async () => (await measure(page)).notModified).toBeGreaterThanOrEqual(
+        before.notModified + 2,
+      );
+      const idle = await measure(page);
+      expect(idle.renders).toBe(before.renders);
+      expect(idle.parses).toBe(before.parses);
+      expect(idle.snapshots).toBe(1);
+      const etag = await page.getByTestId('etag').textContent();
+      const held = requests.filter((r) => r.headers().prefer === 'wait=1');
+      expect(held.length).toBeGreaterThanOrEqual(2);
+      for (const r of held) expect(r.headers()['if-none-match']).toBe(etag);
+      // Each one was held about a second: a wait, not a poll.
+      expect(requests.length).toBeLessThanOrEqual(idle.notModified + 3);
+
+      const sent = performance.now();
+      const changed = await putJson(
+        server.url + path('live'),
+        { ...doc, title: 'pushed' },
+        { 'if-match': etag! },
+      );
+      expect(changed.status).toBe(200);
+      await expect
+        .poll(() => page.getByTestId('title').textContent(), { timeout: 2000, interval: 10 })
+        .toBe('pushed');
+      console.log(
+        `[react-query] PUT -> rendered through the waiting GET: ${(performance.now() - sent).toFixed(0)} ms`,
+      );
+      const after = await measure(page);
+      expect(after.renders).toBe(idle.renders + 1);
+      expect(after.snapshots).toBe(2);
+      expect(after.current).toBe(1);
+      expect(await page.getByTestId('etag').textContent()).toBe(changed.headers.get('etag'));
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+    // Closing the page ended its held request on the server too.
+    await eventually(() => server.waiters()).toBe(0);
+  });
+
+  it('useCollectionUpdates: members created, saved and deleted elsewhere show up in the listing', async () => {
+    const c = `${coll}-feed`;
+    const member = (id: string) => `${server.url}/api/${c}/${id}`;
+    expect((await putJson(member('a'), { n: 1 })).status).toBe(201);
+    const { context, page } = await newPage(browser);
+    const errors = collectErrors(page);
+    const members = () => page.getByTestId('members').locator('li').allInnerTexts();
+    try {
+      await page.goto(`${fixture.url}/?collection=${encodeURIComponent(`/api/${c}`)}`);
+      await eventually(members).toEqual(['a']);
+      await eventually(() => page.getByTestId('feed-state').textContent()).toBe('live');
+      const b = await putJson(member('b'), { n: 2 });
+      expect(b.status).toBe(201);
+      await eventually(members).toEqual(['a', 'b']);
+      const a = await getJson(member('a'));
+      const saved = await putJson(member('a'), { n: 3 }, { 'if-match': a.etag! });
+      await eventually(() =>
+        page.getByTestId('members').locator('li', { hasText: 'a' }).getAttribute('data-etag'),
+      ).toBe(saved.headers.get('etag'));
+      const del = await fetch(member('b'), { method: 'DELETE' });
+      expect(del.status).toBe(204);
+      await eventually(members).toEqual(['a']);
+      // In commit order, each once.
+      expect(await page.getByTestId('recent').locator('li').allInnerTexts()).toEqual([
+        'b deleted',
+        `a ${saved.headers.get('etag')}`,
+        `b ${b.headers.get('etag')}`,
+      ]);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('useCollectionUpdates: a cursor the server no longer keeps (410) lists again and follows on', async () => {
+    // Changes are kept 300 ms: a feed cut off for longer falls behind.
+    const short = await startServer({ changeRetentionMs: 300 });
+    const page2 = await serveFixture(short.url);
+    const { context, page } = await newPage(browser);
+    const errors = collectErrors(page, [410]);
+    const member = (id: string) => `${short.url}/api/cut/${id}`;
+    const members = () => page.getByTestId('members').locator('li').allInnerTexts();
+    const feedAnswers: number[] = [];
+    page.on('response', (r) => {
+      if (r.url().includes('since=')) feedAnswers.push(r.status());
+    });
+    try {
+      expect((await putJson(member('a'), { n: 1 })).status).toBe(201);
+      // Offline for the feed only: its requests fail (the client retries with backoff).
+      await page.route(/since=/, (route) => route.abort('internetdisconnected'));
+      await page.goto(`${page2.url}/?collection=${encodeURIComponent('/api/cut')}&live=5`);
+      await eventually(members).toEqual(['a']);
+      expect((await putJson(member('b'), { n: 2 })).status).toBe(201);
+      expect((await putJson(member('c'), { n: 3 })).status).toBe(201);
+      await new Promise((r) => setTimeout(r, 1000)); // b and c pruned from the log
+      await page.unroute(/since=/);
+      // The next feed request is 410; the listing is fetched again, with b and c.
+      await eventually(members).toEqual(['a', 'b', 'c']);
+      expect(feedAnswers).toContain(410);
+      expect(await page.getByTestId('feed-state').textContent()).toBe('live');
+      // And it follows on from the new listing's cursor.
+      expect((await putJson(member('d'), { n: 4 })).status).toBe(201);
+      await eventually(members).toEqual(['a', 'b', 'c', 'd']);
+      expect(await page.getByTestId('recent').locator('li').allInnerTexts()).toEqual([
+        expect.stringMatching(/^d "/),
+      ]);
+      // The only errors: the feed requests cut off on purpose.
+      expect(errors.filter((e) => !e.includes('ERR_INTERNET_DISCONNECTED'))).toEqual([]);
+    } finally {
+      await context.close();
+      await page2.close();
+      await short.close();
     }
   });
 });

@@ -2,6 +2,10 @@
 // from source): the hooks themselves are tested in Chromium (browser.test.ts).
 import { QueryClient } from '@tanstack/react-query';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const eventually = <T>(fn: () => T | Promise<T>) =>
+  expect.poll(fn, { timeout: 10_000, interval: 20 });
+
 import { type RunningServer, startServer } from '../../client/test/helpers/server.js';
 import { createDocumentApi } from '../src/api.js';
 import { documentQueryOptions } from '../src/options.js';
@@ -83,5 +87,64 @@ describe('query layer over @ifmatch/client', () => {
     expect((await api.get(url('d'))).value).toEqual({ v: 2 });
     await api.remove(url('d'), second.etag!);
     await expect(api.get(url('d'))).rejects.toBeInstanceOf(DocumentNotFoundError);
+  });
+
+  it('watch: the current version, then each save elsewhere as it commits, then the deletion', async () => {
+    const { api } = makeApi();
+    const first = await putJson(server.url + url('w'), { v: 1 });
+    const controller = new AbortController();
+    const events = api
+      .watch(url('w'), { signal: controller.signal, wait: 5 })
+      [Symbol.asyncIterator]();
+    const next = async () => (await events.next()).value;
+    expect(await next()).toMatchObject({
+      kind: 'version',
+      snapshot: { url: url('w'), value: { v: 1 }, etag: first.headers.get('etag') },
+    });
+    const pending = next(); // held by the server until the save below
+    await eventually(() => server.waiters()).toBe(1);
+    const second = await putJson(
+      server.url + url('w'),
+      { v: 2 },
+      { 'if-match': first.headers.get('etag')! },
+    );
+    expect(await pending).toMatchObject({
+      kind: 'version',
+      snapshot: { value: { v: 2 }, etag: second.headers.get('etag') },
+    });
+    const gone = next();
+    await eventually(() => server.waiters()).toBe(1);
+    expect((await fetch(server.url + url('w'), { method: 'DELETE' })).status).toBe(204);
+    expect(await gone).toEqual({ kind: 'deleted', url: url('w') });
+    controller.abort();
+    expect(await events.next()).toMatchObject({ done: true });
+    await eventually(() => server.waiters()).toBe(0);
+  });
+
+  it('changes: from a listing cursor, every change after it in commit order', async () => {
+    const { api } = makeApi();
+    const c = `${coll}-feed`;
+    const member = (id: string) => `${server.url}/api/${c}/${id}`;
+    await putJson(member('x'), { n: 0 });
+    const listing = (await api.get<{ cursor: string }>(`/api/${c}`)).value;
+    const a = await putJson(member('a'), { n: 1 });
+    const a2 = await putJson(member('a'), { n: 2 }, { 'if-match': a.headers.get('etag')! });
+    expect((await fetch(member('x'), { method: 'DELETE' })).status).toBe(204);
+    const controller = new AbortController();
+    const seen: unknown[] = [];
+    for await (const change of api.changes(`/api/${c}`, {
+      since: listing.cursor,
+      signal: controller.signal,
+      wait: 5,
+    })) {
+      seen.push(change);
+      if (seen.length === 3) controller.abort();
+    }
+    expect(seen).toEqual([
+      expect.objectContaining({ id: 'a', deleted: false, etag: a.headers.get('etag') }),
+      expect.objectContaining({ id: 'a', deleted: false, etag: a2.headers.get('etag') }),
+      expect.objectContaining({ id: 'x', deleted: true, etag: undefined }),
+    ]);
+    for (const change of seen) expect(change).toHaveProperty('cursor', expect.any(String));
   });
 });
