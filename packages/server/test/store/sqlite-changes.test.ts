@@ -131,6 +131,23 @@ describe('sqlite change log', () => {
     expect(await other.identity()).toBe(await again.identity());
   });
 
+  it("opening a file that is set up takes no write lock (never waits for another process's write)", async () => {
+    const path = newFile();
+    const first = store(path);
+    const identity = await first.identity();
+    const writer = new Database(path);
+    writer.exec('BEGIN IMMEDIATE');
+    try {
+      const started = Date.now();
+      const second = store(path, { busyTimeoutMs: 2000 });
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(await second.identity()).toBe(identity);
+    } finally {
+      writer.exec('ROLLBACK');
+      writer.close();
+    }
+  });
+
   it('polls the file only while someone listens, and never for :memory:', async () => {
     const path = newFile();
     const s = store(path);

@@ -53,10 +53,23 @@ CREATE TABLE IF NOT EXISTS meta (
 `;
 
 /**
+ * What setUpSchema makes; raise it with every change to SCHEMA or the
+ * upgrades, so files set up by an older version are upgraded (1: before the
+ * change log, which had no meta table).
+ */
+const SCHEMA_VERSION = '2';
+
+/**
  * Creates or upgrades the schema and returns the storage's identity (a random
  * name made once, with the schema; `:memory:` therefore gets a fresh one).
  */
 export function setUpSchema(db: Database.Database): string {
+  // Already set up (the usual open): no write lock, so opening never waits
+  // for another process's write.
+  if (hasTable(db, 'meta') && metaValue(db, 'schema_version') === SCHEMA_VERSION) {
+    const existing = metaValue(db, 'identity');
+    if (existing !== undefined) return existing;
+  }
   return db
     .transaction(() => {
       const hadCollections = hasTable(db, 'collections');
@@ -71,9 +84,16 @@ export function setUpSchema(db: Database.Database): string {
       db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('identity', ?)").run(
         randomBytes(12).toString('base64url'),
       );
-      return db.prepare<[], string>("SELECT value FROM meta WHERE key = 'identity'").pluck().get()!;
+      db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)").run(
+        SCHEMA_VERSION,
+      );
+      return metaValue(db, 'identity')!;
     })
     .immediate();
+}
+
+function metaValue(db: Database.Database, key: string): string | undefined {
+  return db.prepare<[string], string>('SELECT value FROM meta WHERE key = ?').pluck().get(key);
 }
 
 function hasTable(db: Database.Database, table: string): boolean {
