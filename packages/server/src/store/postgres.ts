@@ -120,7 +120,7 @@ export class PostgresStore implements DocumentStore {
     this.#pool = createPool(url, settings);
     this.#listeners = new SignalListeners(settings.onError);
     this.#notifications = new ChangeNotifications({
-      url,
+      url: settings.listenUrl ?? url,
       connectionTimeoutMs: settings.connectionTimeoutMs,
       ownTag: this.#tag,
       emit: (signal) => this.#listeners.emit(signal),

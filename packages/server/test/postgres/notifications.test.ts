@@ -233,8 +233,10 @@ await describePostgres('PostgreSQL change signals across instances', () => {
   it('after the LISTEN connection is cut: reconnects, resyncs, and hears later commits again', async () => {
     const relay: Outage = await relayToPostgres();
     const errors: Error[] = [];
-    const c = await openPostgresStore(relay.url(db.name), {
+    // Only the LISTEN connection goes through the relay (listenUrl): the pool stays up.
+    const c = await openPostgresStore(db.url, {
       poolSize: 2,
+      listenUrl: relay.url(db.name),
       onError: (e) => errors.push(e),
     });
     try {
@@ -249,6 +251,8 @@ await describePostgres('PostgreSQL change signals across instances', () => {
       // then comes back: C must say it may have missed something.
       await relay.stop();
       await a.write({ collection: 'cut', id: 'missed' }, put(1));
+      // The store itself still serves: only its signals were cut.
+      expect((await c.changes('cut', { after: 0, limit: 10 })).changes).toHaveLength(2);
       await sleep(300);
       const resynced = onC.next(isResync, 10_000);
       await relay.start();

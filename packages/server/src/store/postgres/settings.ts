@@ -24,11 +24,20 @@ export interface PostgresStoreOptions {
    * is kept gets ChangesExpiredError (HTTP 410: list again).
    */
   changeRetentionMs?: number;
+  /**
+   * Where the LISTEN connection for change signals goes (IFMATCH_PG_LISTEN_URL,
+   * default: the store's URL). LISTEN is session state: behind PgBouncer in
+   * transaction mode, point this at PostgreSQL itself (or a session-mode pool).
+   */
+  listenUrl?: string;
   /** Background errors (a pooled connection lost while idle). Default: one line on stderr. */
   onError?: (error: Error) => void;
 }
 
-export type PostgresSettings = Required<PostgresStoreOptions>;
+export type PostgresSettings = Required<Omit<PostgresStoreOptions, 'listenUrl'>> & {
+  /** Undefined: the store's URL. */
+  listenUrl: string | undefined;
+};
 
 export function resolveSettings(options: PostgresStoreOptions): PostgresSettings {
   if (options.changeRetentionMs !== undefined && !(options.changeRetentionMs > 0)) {
@@ -43,6 +52,7 @@ export function resolveSettings(options: PostgresStoreOptions): PostgresSettings
     idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
     readsInFlight: options.readsInFlight ?? envNumber('IFMATCH_PG_READS_IN_FLIGHT') ?? 2,
     retryAfterSeconds: options.retryAfterSeconds ?? 1,
+    listenUrl: options.listenUrl ?? (process.env.IFMATCH_PG_LISTEN_URL?.trim() || undefined),
     changeRetentionMs:
       options.changeRetentionMs ??
       envNumber('IFMATCH_PG_CHANGE_RETENTION_MS') ??
