@@ -30,7 +30,16 @@ export async function startServer(
     async close() {
       if (closed) return;
       closed = true;
-      await app.close();
+      const closing = app.close();
+      // After an aborted fetch, Node's fetch (undici) opens a fresh keep-alive
+      // connection that never carries a request; close() would wait for it
+      // until headersTimeout. Give in-flight requests a moment, then cut the rest.
+      const settled = await Promise.race([
+        closing.then(() => true),
+        new Promise<false>((resolve) => setTimeout(resolve, 1000, false).unref()),
+      ]);
+      if (!settled) app.server.closeAllConnections();
+      await closing;
       await store.close();
     },
   };
