@@ -37,8 +37,9 @@ export const NEXT_VERSION = `SELECT nextval('ifmatch_version_seq') AS version`;
 // Every member write bumps its collection's counter, appends its change to the
 // log and queues its notification in the same statement (same transaction,
 // no extra round trip): the listing ETag and the feed change exactly when a
-// member does. The statement's own parameters come first ($1 collection, $2
-// id, …); CHANGE_PARAMS names the last one, this instance's tag.
+// member does. $1 is the collection and $2 the id in every write statement;
+// `tag` names the parameter holding this instance's tag (its listener skips
+// its own notifications: they are signalled right after COMMIT instead).
 //
 // Why the position is in commit order within a collection: the position is
 // the collection's new `version`, and the upsert below keeps that row locked
