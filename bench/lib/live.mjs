@@ -8,7 +8,8 @@
 //    waiter is on B (the goal: another instance) or on A (for comparison).
 // 2. 10,000 waiting requests on one default `ifmatch serve` (SQLite): the
 //    server's RSS before and while they wait, and the 304 throughput of other
-//    clients (the load generator on another document) with and without them.
+//    clients (the load generator on another document) with them, against an
+//    identical instance without them, loaded in turns.
 // 3. One write to a document watched by 1,000 waiters on instance B (written
 //    through A): every waiter answered, and how many times B's store read the
 //    body (PostgreSQL: /metrics ifmatch_store_queries_total{op="read"}; SQLite:
@@ -347,34 +348,63 @@ async function fanout(r, n) {
   }
 }
 
-/** 10,000 waiters on one default instance: RSS and other clients' 304 throughput. */
+/**
+ * 10,000 waiters on one default instance X: its RSS, and the 304 throughput of
+ * other clients. "Without" is an identical idle instance Y (same options, same
+ * file), loaded in turns with X (order alternating), so machine drift hits
+ * both alike; ratio = median of the per-pair ratios X / Y. One pair before the
+ * waiters open is the control (X and Y alike: ~1.0x).
+ */
 async function manyWaiters(r, n, opts) {
   const pid = r.child.pid;
   const heldPath = '/api/live/held';
   const etag = await putDoc(r.base, heldPath, { held: true });
-  const port = Number(new URL(r.base).port);
-  const loadOpts = {
-    url: `${r.base}/api/bench/doc-1k`,
-    headers: { 'If-None-Match': r.info.etags['1k'] },
-    seconds: opts.seconds,
-    connections: opts.connections,
-    threads: opts.threads,
+  const port = Number(new URL(r.bases[0]).port);
+  const loadOn = (base) =>
+    load(opts.tool, {
+      url: `${base}/api/bench/doc-1k`,
+      headers: { 'If-None-Match': r.info.etags['1k'] },
+      seconds: opts.seconds,
+      connections: opts.connections,
+      threads: opts.threads,
+    });
+  const [x, y] = r.bases;
+  for (const base of r.bases)
+    await load(opts.tool, {
+      url: `${base}/api/bench/doc-1k`,
+      headers: { 'If-None-Match': r.info.etags['1k'] },
+      seconds: opts.warmup,
+      connections: opts.connections,
+      threads: opts.threads,
+    });
+  /** One run on each, in the given order: { x, y } req/s. */
+  const pair = async (xFirst) => {
+    const out = {};
+    for (const [k, base] of xFirst
+      ? [
+          ['x', x],
+          ['y', y],
+        ]
+      : [
+          ['y', y],
+          ['x', x],
+        ])
+      out[k] = await loadOn(base);
+    return out;
   };
-  await load(opts.tool, { ...loadOpts, seconds: opts.warmup });
-  const without = [];
-  const withWaiters = [];
-  for (let i = 0; i < opts.reps; i++) without.push(await load(opts.tool, loadOpts));
+  const control = await pair(true);
   await sleep(500);
   const rssBefore = rssOf(pid);
   const opened = now();
   const w = await openWaiters(port, n, heldPath, etag, 60);
   const openMs = now() - opened;
+  const pairs = [];
   let result;
   try {
     await sleep(2000);
     const rssWaiting = rssOf(pid);
     const early = w.tally.early;
-    for (let i = 0; i < opts.reps; i++) withWaiters.push(await load(opts.tool, loadOpts));
+    for (let i = 0; i < opts.reps; i++) pairs.push(await pair(i % 2 === 1));
     const rssAfterLoad = rssOf(pid);
     // Release them all with one write: proves they were all held.
     w.release();
@@ -397,24 +427,21 @@ async function manyWaiters(r, n, opts) {
   } finally {
     w.close();
   }
-  await sleep(1000);
-  for (let i = 0; i < opts.reps; i++) without.push(await load(opts.tool, loadOpts));
   const median = (xs) => {
     const s = [...xs].sort((a, b) => a - b);
     const m = s.length >> 1;
     return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
   };
-  const rpsWithout = median(without.map((m) => m.rps));
-  const rpsWith = median(withWaiters.map((m) => m.rps));
   return {
     ...result,
     rssGrowth: Math.max(result.rssWaiting, result.rssAfterLoad) - result.rssBefore,
-    without: without.map((m) => m.rps),
-    with: withWaiters.map((m) => m.rps),
-    rpsWithout,
-    rpsWith,
-    ratio: rpsWith / rpsWithout,
-    bad: [...without, ...withWaiters].reduce((a, m) => a + m.bad + m.errors, 0),
+    control: { with: control.x.rps, without: control.y.rps, ratio: control.x.rps / control.y.rps },
+    with: pairs.map((p) => p.x.rps),
+    without: pairs.map((p) => p.y.rps),
+    rpsWith: median(pairs.map((p) => p.x.rps)),
+    rpsWithout: median(pairs.map((p) => p.y.rps)),
+    ratio: median(pairs.map((p) => p.x.rps / p.y.rps)),
+    bad: [control, ...pairs].reduce((a, p) => a + p.x.bad + p.x.errors + p.y.bad + p.y.errors, 0),
   };
 }
 
@@ -487,10 +514,12 @@ export async function runLive(opts) {
       `live: open files limited to ${out.openFilesLimit}: ${n} waiters instead of ${opts.waiters}`,
     );
   }
+  // X holds the waiters, Y (same options, same file) is the "without" of each pair.
   const single = {
     name: 'live-sqlite',
-    label: 'SQLite, 1 instance, default options',
+    label: 'SQLite, default options (X with waiters, Y without)',
     ifmatch: 'sqlite',
+    instances: 2,
   };
   let r;
   try {

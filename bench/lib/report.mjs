@@ -152,7 +152,7 @@ function liveGoals(live, add) {
   add(
     `live: 304 throughput of other clients with ${fmt(m?.requested ?? 10000)} waiters >= 0.8x without`,
     m
-      ? `${fmt(m.rpsWith)} / ${fmt(m.rpsWithout)} req/s = ${ratio(m.ratio)}; all ${fmt(m.woken)} waiters then woken by one write`
+      ? `${ratio(m.ratio)} (median of per-pair ratios; medians ${fmt(m.rpsWith)} with / ${fmt(m.rpsWithout)} without req/s); all ${fmt(m.woken)} waiters then woken by one write`
       : 'not measured',
     m && full ? m.ratio >= 0.8 && m.woken === m.waiters : undefined,
   );
@@ -177,9 +177,10 @@ function liveSection(L, live, config) {
       '`ifmatch_store_queries_total{op="read"}` before/after; SQLite: the store exports no statement counts, so ' +
       "B runs with a preload (bench/lib/sqlite-reads.cjs) that counts better-sqlite3 statements by SQL: the store's " +
       '`SELECT … body FROM documents` is the body read.',
-    `- **Many waiters**: one instance on SQLite; \`Prefer: wait=60\` waiters on one document; ${config.tool} 304 load ` +
-      `(${config.connections} connections) on another document, ${config.reps} run(s) of ${config.seconds} s without waiters, ` +
-      'then with them, then without again (ratio = median with / median without). RSS = VmRSS of the server ' +
+    `- **Many waiters**: two identical instances X and Y (SQLite, default options, one file); X holds the ` +
+      `\`Prefer: wait=60\` waiters on one document; ${config.tool} 304 load (${config.connections} connections) on another ` +
+      `document goes to X and Y in turns (order alternating), ${config.reps} pair(s) of ${config.seconds} s runs; ratio = median ` +
+      'of the per-pair ratios X / Y (a control pair before the waiters open shows X and Y alike). RSS = VmRSS of X ' +
       '(/proc/PID/status) before opening them and while they wait (max of after opening and after the load). ' +
       'At the end one write to their document must wake them all.',
     '',
@@ -218,11 +219,11 @@ function liveSection(L, live, config) {
   if (m) {
     L.push(
       '',
-      '| waiters | opened in | RSS before | while waiting | after the load | growth | 304 req/s without (per run) | with (per run) | with / without | woken by one write | last after ack | 304 timeouts | errors | load average |',
-      '|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---|',
+      '| waiters on X | opened in | RSS of X before | while waiting | after the load | growth | 304 req/s on X with them (per run) | on Y without (per run) | X / Y (median of pairs) | control X / Y before | woken by one write | last after ack | 304 timeouts | errors | load average |',
+      '|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---|',
     );
     L.push(
-      `| ${fmt(m.waiters)} | ${fmt(m.openMs / 1000, 1)} s | ${MB(m.rssBefore)} MB | ${MB(m.rssWaiting)} MB | ${MB(m.rssAfterLoad)} MB | +${MB(m.rssGrowth)} MB | ${m.without.map((x) => fmt(x)).join(', ')} | ${m.with.map((x) => fmt(x)).join(', ')} | ${ratio(m.ratio)} | ${fmt(m.woken)} | ${fmt(m.lastAfterAck)} ms | ${m.timeouts} | ${m.errors + m.bad} | ${load(m.load)} |`,
+      `| ${fmt(m.waiters)} | ${fmt(m.openMs / 1000, 1)} s | ${MB(m.rssBefore)} MB | ${MB(m.rssWaiting)} MB | ${MB(m.rssAfterLoad)} MB | +${MB(m.rssGrowth)} MB | ${m.with.map((x) => fmt(x)).join(', ')} | ${m.without.map((x) => fmt(x)).join(', ')} | ${ratio(m.ratio)} | ${m.control ? ratio(m.control.ratio) : ''} | ${fmt(m.woken)} | ${fmt(m.lastAfterAck)} ms | ${m.timeouts} | ${m.errors + m.bad} | ${load(m.load)} |`,
     );
   }
   for (const s of live.skipped) L.push('', `- ${s.label}: not measured (${s.reason})`);
