@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { buildApp, DEFAULT_BODY_LIMIT, TIMEOUTS } from '../http/app.js';
 import { loadAuthConfig } from '../http/auth.js';
 import { parseCorsOrigins } from '../http/cors.js';
+import { LIVE_DEFAULTS } from '../live/waiters.js';
 import { describeDb, openStore } from '../store/open.js';
 import type { DocumentStore } from '../store/types.js';
 import { logDestination } from './log-destination.js';
@@ -29,6 +30,14 @@ Options:
                       to call the API and read ETag, Location, ...
   --auth FILE         require bearer tokens: FILE maps tokens to read/write
                       scopes per collection (docs/RELIABILITY.md); off by default
+  --max-wait SECONDS  the longest a request may wait with Prefer: wait=N (a
+                      document's long-poll, the change feed); larger N are
+                      capped (default ${LIVE_DEFAULTS.maxWaitSeconds})
+  --max-waiters N     waiting requests + event streams at once (default
+                      ${LIVE_DEFAULTS.maxWaiters}); beyond it a request is answered at once
+  --change-retention DURATION
+                      how long the change feed keeps changes and deletions
+                      (default 7d; units ms, s, m, h, d); an older cursor is 410
   --headers-timeout MS   all request headers within MS (default ${TIMEOUTS.headersTimeout})
   --request-timeout MS   the whole request within MS (default ${TIMEOUTS.requestTimeout})
   --keep-alive-timeout MS  close idle keep-alive connections after MS
@@ -37,7 +46,8 @@ Options:
                       JSON log lines on stderr, each with the request id
   -h, --help          this text
 
-SIGINT/SIGTERM: stop accepting, finish in-flight requests, close the
+SIGINT/SIGTERM: stop accepting, answer waiting requests at once (304 or an
+empty feed page), end event streams, finish in-flight requests, close the
 database, exit 0.
 `;
 
@@ -68,6 +78,32 @@ function parseMs(flag: string, text: string | undefined, fallback: number): numb
   return Number(text);
 }
 
+function parseCount(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(text.trim()) || Number(text) < 1) {
+    throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a whole number (>= 1)`);
+  }
+  return Number(text);
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** `7d`, `12h`, `90m`, `30s`, `500ms` (a bare number is seconds) -> milliseconds. */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^(\d{1,12})\s*(ms|s|m|h|d)?$/i.exec(text.trim());
+  const ms = m ? Number(m[1]) * DURATION_UNITS[(m[2] ?? 's').toLowerCase()]! : Number.NaN;
+  if (!Number.isSafeInteger(ms) || ms < 1) {
+    throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a duration like 7d, 12h or 30s`);
+  }
+  return ms;
+}
+
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Runs the server until a signal; resolves with the exit code. */
@@ -88,6 +124,9 @@ export async function runServe(argv: string[]): Promise<number> {
         'headers-timeout': { type: 'string' },
         'request-timeout': { type: 'string' },
         'keep-alive-timeout': { type: 'string' },
+        'max-wait': { type: 'string' },
+        'max-waiters': { type: 'string' },
+        'change-retention': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -134,9 +173,17 @@ export async function runServe(argv: string[]): Promise<number> {
     if (timeouts.headersTimeout > timeouts.requestTimeout) {
       throw new UsageError('--headers-timeout must not exceed --request-timeout');
     }
+    const live = {
+      maxWaitSeconds: parseCount('--max-wait', values['max-wait'], LIVE_DEFAULTS.maxWaitSeconds),
+      maxWaiters: parseCount('--max-waiters', values['max-waiters'], LIVE_DEFAULTS.maxWaiters),
+    };
+    const changeRetentionMs =
+      values['change-retention'] === undefined
+        ? undefined
+        : parseDuration('--change-retention', values['change-retention']);
     const auth = values.auth === undefined ? undefined : await loadAuthConfig(values.auth);
 
-    store = await openStore(db);
+    store = await openStore(db, changeRetentionMs === undefined ? {} : { changeRetentionMs });
     const app = await buildApp({
       store,
       strict: values.strict,
@@ -149,6 +196,7 @@ export async function runServe(argv: string[]): Promise<number> {
         redact: ['req.headers.authorization', 'headers.authorization', 'authorization'],
       },
       timeouts,
+      live,
       ...(auth ? { auth } : {}),
       ...(cors ? { cors } : {}),
     });

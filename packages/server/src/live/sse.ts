@@ -1,9 +1,10 @@
 // The writer of one Server-Sent Events response (text/event-stream, WHATWG
 // HTML 9.2). Its `body` is handed to Fastify's reply.send, so the response
 // goes through the same hooks (CORS, auth's caching fields, the request log)
-// as any other; the writer only frames events and watches memory: a reader
-// that does not keep up is dropped once the bytes waiting for it (in the
-// stream and in the socket) pass `maxBuffered`, instead of growing the heap.
+// as any other; the writer only frames events and watches memory: the bytes
+// waiting for the reader (in the stream and in the socket) never pass
+// `maxBuffered` (past it the stream is dropped), and a writer that respects
+// drain() stays under half of it, dropping a reader that stalls.
 
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
@@ -12,6 +13,9 @@ import { Readable } from 'node:stream';
 function oneLine(text: string): string {
   return /[\r\n]/.test(text) ? text.replace(/[\r\n]+/g, ' ') : text;
 }
+
+/** How often drain() looks at the buffer while it waits for the reader. */
+const DRAIN_POLL_MS = 10;
 
 export class EventStream {
   /** The response body: pass to reply.send. */
@@ -85,6 +89,33 @@ export class EventStream {
     this.#close();
     this.body.destroy();
     this.#res.destroy();
+  }
+
+  /**
+   * Waits until at most `bytes` wait for the reader. true: go on writing;
+   * false: the stream closed, or the reader took nothing for `stallMs` (it is
+   * then dropped). How a catch-up keeps pace with its reader instead of
+   * filling memory: the change log, not this process, holds what it has not
+   * read yet.
+   */
+  async drain(bytes: number, stallMs: number): Promise<boolean> {
+    // Polled, not event-driven: a 'data' listener would start the body
+    // flowing to itself (losing bytes) before Fastify pipes it, and 'drain'
+    // only covers the response's part of the buffer.
+    let last = this.buffered;
+    let since = Date.now();
+    while (!this.#closed && this.buffered > bytes) {
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+      const now = this.buffered;
+      if (now < last) {
+        last = now;
+        since = Date.now();
+      } else if (Date.now() - since >= stallMs) {
+        this.drop();
+        return false;
+      }
+    }
+    return !this.#closed;
   }
 
   #push(text: string): boolean {

@@ -41,7 +41,12 @@ export interface LiveOptions {
   maxWaiters: number;
   /** A comment line on every event stream this often, ms (default 15000). */
   heartbeatMs: number;
-  /** An event stream is dropped when more than this many bytes wait for its reader (default 1 MiB). */
+  /**
+   * Bytes that may wait for an event stream's reader (default 1 MiB): a
+   * catch-up pauses at half of it until the reader takes them, a reader that
+   * takes nothing for two heartbeats meanwhile is dropped, and past the whole
+   * bound the stream is dropped at once.
+   */
   streamBufferBytes: number;
 }
 
@@ -170,7 +175,14 @@ export class LiveHub {
     this.#store = store;
     this.#cache = cache;
     this.options = { ...LIVE_DEFAULTS, ...options };
+    this.#paceBytes = Math.floor(this.options.streamBufferBytes / 2);
+    this.#stallMs = 2 * this.options.heartbeatMs;
   }
+
+  /** A catch-up waits for its reader once this many bytes are buffered for it. */
+  #paceBytes: number;
+  /** A reader that takes nothing this long while changes wait for it is dropped (two heartbeats). */
+  #stallMs: number;
 
   /** Waiting requests and open streams right now. */
   get size(): number {
@@ -482,6 +494,13 @@ export class LiveHub {
         for (const change of page.changes) {
           const data = JSON.stringify(changeItem(change));
           if (!s.stream.event(formatCursor(change.position, s.tag), 'change', data)) return;
+          // Keep pace with the reader: what it has not taken yet stays in the log.
+          if (
+            s.stream.buffered > this.#paceBytes &&
+            !(await s.stream.drain(this.#paceBytes, this.#stallMs))
+          ) {
+            return;
+          }
         }
         s.after = page.position;
         s.failed = false;

@@ -1,0 +1,330 @@
+// The live hub (src/live/waiters.ts) through the real server over every
+// store: one write to a document watched by 1,000 waiters costs one read of
+// the body; an expired cursor is 410; a slow event-stream reader is dropped
+// at a bounded buffer; two app instances on one storage wake each other.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/http/app.js';
+import { openPostgresStore } from '../../src/store/postgres.js';
+import { openSqliteStore } from '../../src/store/sqlite.js';
+import type { DocumentStore } from '../../src/store/types.js';
+import { problemOf, put, startTestServer } from '../helpers/server.js';
+import { type StoreFactory, storeFactories } from '../helpers/stores.js';
+import { createTestDatabase, type TestDatabase } from '../postgres/pg.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(ok: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await sleep(5);
+  }
+}
+
+/** GET on its own connection; resolves with status and body. */
+function get(url: string, headers: Record<string, string>) {
+  return new Promise<{ status: number; body: string; headers: Record<string, unknown> }>(
+    (resolve, reject) => {
+      const req = httpRequest(url, { headers, agent: false });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
+      });
+      req.end();
+    },
+  );
+}
+
+/** Two stores on one storage (the same file / database), and what removes it. */
+async function sharedStorage(
+  kind: string,
+  options: { changeRetentionMs?: number } = {},
+): Promise<{ open: () => Promise<DocumentStore>; remove: () => Promise<void> }> {
+  if (kind === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'ifmatch-live-'));
+    return {
+      open: async () => openSqliteStore(join(dir, 'live.db'), options),
+      remove: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const db: TestDatabase = await createTestDatabase();
+  return {
+    open: () => openPostgresStore(db.url, { poolSize: 4, ...options }),
+    remove: () => db.drop(),
+  };
+}
+
+describe.each(storeFactories)('the live hub on $name', (factory: StoreFactory) => {
+  afterAll(async () => {
+    await factory.cleanup();
+  });
+
+  it('1,000 waiters on one document, one write: all answered, ONE read of the body', async () => {
+    // No body cache: the write's bytes are not kept, so every answer needs the store.
+    const s = await startTestServer(factory, { cacheBytes: 0, live: { maxWaitSeconds: 60 } });
+    try {
+      const first = await put(s.base, '/api/fan/d', { v: 1 });
+      const etag = first.headers.get('etag')!;
+      const store = s.store;
+      const read = store.read.bind(store);
+      const validators = store.validators.bind(store);
+      let reads = 0;
+      let lookups = 0;
+      store.read = (key) => {
+        reads++;
+        return read(key);
+      };
+      store.validators = (key) => {
+        lookups++;
+        return validators(key);
+      };
+      const N = 1000;
+      const answers = Array.from({ length: N }, () =>
+        get(`${s.base}/api/fan/d`, { 'if-none-match': etag, prefer: 'wait=60' }),
+      );
+      // Every waiter registered and re-checked (one lookup by the route, one after subscribing).
+      await until(() => s.app.live.size === N && lookups >= 2 * N, 30_000);
+      await sleep(50);
+      expect(reads).toBe(0);
+      const lookupsBefore = lookups;
+      const started = performance.now();
+      const written = await put(s.base, '/api/fan/d', { v: 2 }, { 'if-match': etag });
+      expect(written.status).toBe(200);
+      const all = await Promise.all(answers);
+      const ms = performance.now() - started;
+      for (const a of all) {
+        expect(a.status).toBe(200);
+        expect(JSON.parse(a.body)).toEqual({ v: 2 });
+        expect(a.headers.etag).toBe(written.headers.get('etag'));
+        expect(a.headers['preference-applied']).toBe('wait=60');
+      }
+      expect(reads).toBe(1);
+      // One validators() for the whole group too (signals may repeat: a few at most).
+      expect(lookups - lookupsBefore).toBeLessThanOrEqual(3);
+      expect(s.app.live.size).toBe(0);
+      console.log(
+        `${factory.name}: 1000 waiters answered ${ms.toFixed(0)} ms after the write, ${reads} read, ${lookups - lookupsBefore} lookups`,
+      );
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+
+  it('a cursor older than the retention is 410 problem+json (feed and stream); since=0 is never expired', async () => {
+    const storage = await sharedStorage(factory.name, { changeRetentionMs: 100 });
+    const store = await storage.open();
+    const app = await buildApp({ store, defaultMetrics: false });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    try {
+      await put(base, '/api/old/a', {});
+      const { cursor } = (await (await fetch(`${base}/api/old`)).json()) as { cursor: string };
+      await put(base, '/api/old/b', {});
+      await put(base, '/api/old/c', {});
+      // Past the retention, the pruning (at most every retention/4) drops them.
+      let res: Response | undefined;
+      const end = Date.now() + 10_000;
+      do {
+        await sleep(100);
+        await put(base, '/api/old/d', { t: Date.now() });
+        res = await fetch(`${base}/api/old?since=${cursor}`);
+      } while (res.status !== 410 && Date.now() < end);
+      expect(res.status).toBe(410);
+      const p = await problemOf(res);
+      expect(p.type).toMatch(/cursor-expired$/);
+      expect(p.title).toBe('Gone');
+      expect(String(p.detail)).toMatch(/list/);
+      const stream = await fetch(`${base}/api/old`, {
+        headers: { accept: 'text/event-stream', 'last-event-id': cursor },
+      });
+      expect(stream.status).toBe(410);
+      await problemOf(stream);
+      expect((await fetch(`${base}/api/old?since=0`)).status).toBe(200);
+      // The listing's fresh cursor works again.
+      const again = (await (await fetch(`${base}/api/old`)).json()) as { cursor: string };
+      expect((await fetch(`${base}/api/old?since=${again.cursor}`)).status).toBe(200);
+    } finally {
+      await app.close();
+      await store.close();
+      await storage.remove();
+    }
+  }, 30_000);
+
+  it('a catch-up bigger than the buffer bound reaches a reader that keeps reading, in order', async () => {
+    const s = await startTestServer(factory, { live: { streamBufferBytes: 16 * 1024 } });
+    try {
+      const ids = Array.from({ length: 600 }, (_, i) => `m${String(i).padStart(4, '0')}`);
+      for (let i = 0; i < ids.length; i += 50) {
+        await Promise.all(ids.slice(i, i + 50).map((id) => put(s.base, `/api/big/${id}`, {})));
+      }
+      const feed = (await (await fetch(`${s.base}/api/big?since=0&limit=10000`)).json()) as {
+        changes: Array<{ id: string }>;
+        cursor: string;
+      };
+      const expected = feed.changes.map((c) => c.id);
+      expect(expected).toHaveLength(600);
+      const got: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        const req = httpRequest(`${s.base}/api/big?since=0`, {
+          headers: { accept: 'text/event-stream' },
+          agent: false,
+        });
+        req.on('error', reject);
+        req.on('response', (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+            for (const m of text.matchAll(/^data: (.*)$/gm)) got.push(JSON.parse(m[1]!).id);
+            text = text.slice(text.lastIndexOf('\n\n') + 2);
+            if (got.length >= 600) {
+              req.destroy();
+              resolve();
+            }
+          });
+        });
+        req.end();
+      });
+      expect(got).toEqual(expected);
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+
+  it('two app instances on one storage: a write on A wakes a long-poll, a feed wait and a stream on B', async () => {
+    const storage = await sharedStorage(factory.name);
+    const stores = [await storage.open(), await storage.open()];
+    const apps = await Promise.all(
+      stores.map((store) => buildApp({ store, defaultMetrics: false })),
+    );
+    const [a, b] = await Promise.all(
+      apps.map(async (app) => {
+        await app.listen({ port: 0, host: '127.0.0.1' });
+        return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+      }),
+    );
+    try {
+      const etag = (await put(a!, '/api/two/d', { v: 1 })).headers.get('etag')!;
+      const { cursor } = (await (await fetch(`${b}/api/two`)).json()) as { cursor: string };
+      const poll = get(`${b}/api/two/d`, { 'if-none-match': etag, prefer: 'wait=20' });
+      const feedWait = get(`${b}/api/two?since=${cursor}`, { prefer: 'wait=20' });
+      let streamText = '';
+      const streamReq = httpRequest(`${b}/api/two?since=${cursor}`, {
+        headers: { accept: 'text/event-stream' },
+        agent: false,
+      });
+      streamReq.on('response', (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          streamText += c;
+        });
+      });
+      streamReq.on('error', () => {});
+      streamReq.end();
+      await until(() => apps[1]!.live.size === 3);
+      const started = performance.now();
+      const written = await put(a!, '/api/two/d', { v: 2 }, { 'if-match': etag });
+      const newTag = written.headers.get('etag');
+      const answered = await poll;
+      const pollMs = performance.now() - started;
+      expect(answered.status).toBe(200);
+      expect(JSON.parse(answered.body)).toEqual({ v: 2 });
+      expect(answered.headers.etag).toBe(newTag);
+      const page = JSON.parse((await feedWait).body) as { changes: Array<{ etag: string }> };
+      expect(page.changes.map((c) => c.etag)).toEqual([newTag]);
+      await until(() => streamText.includes('event: change'));
+      expect(streamText).toContain(JSON.stringify(newTag).slice(1, -1));
+      streamReq.destroy();
+      console.log(
+        `${factory.name}: write on A -> long-poll on B answered in ${pollMs.toFixed(1)} ms`,
+      );
+    } finally {
+      for (const app of apps) await app.close();
+      for (const store of stores) await store.close();
+      await storage.remove();
+    }
+  }, 60_000);
+});
+
+// The drop is the HTTP layer's (the same for every store): SQLite with
+// synchronous NORMAL writes fast enough to fill the loopback socket buffers
+// (megabytes) before the server's own buffer passes its bound.
+const fastDirs: string[] = [];
+const fastSqlite: StoreFactory = {
+  name: 'sqlite-normal',
+  async open() {
+    const dir = mkdtempSync(join(tmpdir(), 'ifmatch-live-slow-'));
+    fastDirs.push(dir);
+    return openSqliteStore(join(dir, 'slow.db'), { synchronous: 'NORMAL' });
+  },
+  async cleanup() {
+    for (const dir of fastDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  },
+};
+
+describe('a slow event-stream reader', () => {
+  afterAll(() => fastSqlite.cleanup());
+
+  it('an event-stream reader that stops reading is dropped; the server never buffers past the bound', async () => {
+    // A Unix socket: fixed kernel buffers (loopback TCP autotunes its receive
+    // buffer to tens of MB for a reader that does not read).
+    const store = await fastSqlite.open();
+    const app = await buildApp({
+      store,
+      defaultMetrics: false,
+      live: { streamBufferBytes: 64 * 1024, heartbeatMs: 100 },
+    });
+    const path = join(fastDirs.at(-1)!, 'http.sock');
+    await app.listen({ path });
+    try {
+      const socket = connect(path);
+      let closed = false;
+      socket.on('close', () => {
+        closed = true;
+      });
+      socket.on('error', () => {});
+      socket.write('GET /api/slow HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+      // Read the head, then never again.
+      await new Promise((r) => socket.once('data', r));
+      socket.pause();
+      await until(() => app.live.size === 1);
+      const id = 'i'.repeat(100);
+      let written = 0;
+      let heapPeak = 0;
+      const heapBefore = process.memoryUsage().heapUsed;
+      // Changes far beyond what the socket buffers hold; stop once it is dropped.
+      while (app.live.size === 1 && written < 50_000) {
+        for (let i = 0; i < 100; i++) {
+          await store.write({ collection: 'slow', id: `${id}${written + i}` }, () => ({
+            action: 'put',
+            body: Buffer.from('{}'),
+          }));
+        }
+        written += 100;
+        await sleep(1);
+        heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed - heapBefore);
+      }
+      await until(() => app.live.size === 0, 5000);
+      expect(written).toBeLessThan(50_000);
+      // The server closed the connection (dropped, not just forgotten).
+      socket.resume();
+      await until(() => closed, 5000);
+      console.log(
+        `sqlite: a reader that stopped was dropped after ${written} changes (~${Math.round((written * 260) / 1024)} KiB of events), heap growth peak ${(heapPeak / 1048576).toFixed(1)} MiB`,
+      );
+    } finally {
+      await app.close();
+      await store.close();
+    }
+  }, 120_000);
+});
