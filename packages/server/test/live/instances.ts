@@ -1,0 +1,150 @@
+// Live changes across real `ifmatch serve` processes sharing one storage (a
+// SQLite file, a PostgreSQL database): a commit on instance A wakes a
+// document long-poll, a feed wait and an event stream on instance B. Run by
+// test/live/processes.test.ts (SQLite) and test/postgres/live-instances.test.ts.
+// Latencies are printed (bench/ measures them properly), never asserted.
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buildIfStale } from '../helpers/build.js';
+import { CLI, type ServerProcess, startServer } from '../helpers/process.js';
+
+const put = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+
+/** GET on its own connection; resolves with status, body and fields. */
+function get(url: string, headers: Record<string, string>) {
+  return new Promise<{ status: number; body: string; headers: Record<string, unknown> }>(
+    (resolve, reject) => {
+      const req = httpRequest(url, { headers, agent: false });
+      req.on('error', reject);
+      req.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
+      });
+      req.end();
+    },
+  );
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export interface InstanceSuite {
+  name: string;
+  /** A fresh storage both instances open (--db value), and what removes it. */
+  storage: () => Promise<{ db: string; remove: () => Promise<void> }>;
+  env?: Record<string, string>;
+}
+
+export function liveInstanceSuite({ name, storage, env = {} }: InstanceSuite): void {
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let remove: () => Promise<void> = async () => {};
+
+  beforeAll(async () => {
+    buildIfStale(CLI, ['packages/server/src', 'packages/core/src'], ['packages/server']);
+    const s = await storage();
+    remove = s.remove;
+    const args = ['--db', s.db, '--log-level', 'warn', '--max-wait', '20'];
+    // Started together: both create (or migrate) the storage at the same moment.
+    [a, b] = await Promise.all([startServer(args, { env }), startServer(args, { env })]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await remove();
+  });
+
+  it(`${name}: a write on A answers a long-poll on B with the new document`, async () => {
+    let etag = (await put(`${a.url}/api/live/doc`, { n: 0 })).headers.get('etag')!;
+    const fromPut: number[] = [];
+    const putOnly: number[] = [];
+    for (let n = 1; n <= 40; n++) {
+      const poll = get(`${b.url}/api/live/doc`, { 'if-none-match': etag, prefer: 'wait=20' });
+      // Let B register the waiter (its own re-check makes an early write harmless anyway).
+      await sleep(n === 1 ? 100 : 15);
+      const started = performance.now();
+      const written = await put(`${a.url}/api/live/doc`, { n }, { 'if-match': etag });
+      putOnly.push(performance.now() - started);
+      expect(written.status).toBe(200);
+      const answer = await poll;
+      fromPut.push(performance.now() - started);
+      expect(answer.status).toBe(200);
+      expect(JSON.parse(answer.body)).toEqual({ n });
+      expect(answer.headers.etag).toBe(written.headers.get('etag'));
+      expect(answer.headers['preference-applied']).toBe('wait=20');
+      etag = written.headers.get('etag')!;
+    }
+    fromPut.sort((x, y) => x - y);
+    putOnly.sort((x, y) => x - y);
+    console.log(
+      `${name}: PUT sent on A -> long-poll answered on B, 40 runs: p50 ${percentile(fromPut, 50).toFixed(1)} ms, p99 ${percentile(fromPut, 99).toFixed(1)} ms; the PUT's own round trip p50 ${percentile(putOnly, 50).toFixed(1)} ms, p99 ${percentile(putOnly, 99).toFixed(1)} ms`,
+    );
+  }, 60_000);
+
+  it(`${name}: a write on A reaches a feed wait and an event stream on B, in commit order`, async () => {
+    const { cursor } = (await (await fetch(`${b.url}/api/feed`)).json()) as { cursor: string };
+    const feedWait = get(`${b.url}/api/feed?since=${cursor}`, { prefer: 'wait=20' });
+    let text = '';
+    const stream = httpRequest(`${b.url}/api/feed?since=${cursor}`, {
+      headers: { accept: 'text/event-stream' },
+      agent: false,
+    });
+    stream.on('response', (res) => {
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        text += c;
+      });
+    });
+    stream.on('error', () => {});
+    stream.end();
+    await sleep(200);
+    const ids = ['x', 'y', 'z'];
+    for (const id of ids) expect((await put(`${a.url}/api/feed/${id}`, { id })).status).toBe(201);
+    await fetch(`${a.url}/api/feed/y`, { method: 'DELETE' });
+    const page = JSON.parse((await feedWait).body) as { changes: Array<{ id: string }> };
+    // The wait answers at the first commit it sees: a prefix of the log.
+    expect(page.changes.length).toBeGreaterThanOrEqual(1);
+    expect(page.changes.map((c) => c.id)).toEqual(ids.slice(0, page.changes.length));
+    const deadline = Date.now() + 10_000;
+    const events = () => [...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!));
+    while (events().length < 4 && Date.now() < deadline) await sleep(10);
+    expect(events().map((e) => [e.id, e.deleted])).toEqual([
+      ['x', false],
+      ['y', false],
+      ['z', false],
+      ['y', true],
+    ]);
+    stream.destroy();
+    // The stream's ids and the feed agree on B and on A: one log.
+    const lastId = [...text.matchAll(/^id: (.*)$/gm)].at(-1)![1]!;
+    for (const base of [a.url, b.url]) {
+      const after = (await (await fetch(`${base}/api/feed?since=${lastId}`)).json()) as {
+        changes: unknown[];
+      };
+      expect(after.changes).toEqual([]);
+    }
+  }, 60_000);
+
+  it(`${name}: --max-wait caps the wait; SIGTERM answers a waiter at once`, async () => {
+    const etag = (await put(`${a.url}/api/cap/d`, {})).headers.get('etag')!;
+    const poll = get(`${b.url}/api/cap/d`, { 'if-none-match': etag, prefer: 'wait=99999' });
+    await sleep(200);
+    const started = performance.now();
+    await b.stop();
+    const answer = await poll;
+    expect(answer.status).toBe(304);
+    expect(answer.headers['preference-applied']).toBe('wait=20');
+    expect(performance.now() - started).toBeLessThan(5000);
+  }, 30_000);
+}
