@@ -64,12 +64,12 @@ export async function* runFeed(
     while (cursor === undefined) {
       const started = await steps.start();
       if ('ok' in started) cursor = started.ok;
-      else await sleep(pacer.after('failed'), signal);
+      else await sleep(pacer.after('failed', started.failed), signal);
     }
     for (;;) {
       const fetched = await steps.page(cursor, steps.wait);
       if ('failed' in fetched) {
-        await sleep(pacer.after('failed'), signal);
+        await sleep(pacer.after('failed', fetched.failed), signal);
         continue;
       }
       const page = fetched.ok;

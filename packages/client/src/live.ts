@@ -10,6 +10,7 @@
 // the rate of writes) and starts the backoff over.
 
 import { type BackoffOptions, BackoffSchedule } from './backoff.js';
+import { HttpError } from './errors.js';
 
 /** Default spacing of live requests to a server that does not wait, and after failures. */
 export const LIVE_BACKOFF: BackoffOptions = { base: 500, cap: 15_000, jitter: 'decorrelated' };
@@ -37,14 +38,34 @@ export class LivePacer {
     this.#schedule = new BackoffSchedule(this.#options);
   }
 
-  /** Milliseconds to sleep before the next request, after `answer`. */
-  after(answer: Answer): number {
+  /**
+   * Milliseconds to sleep before the next request, after `answer`; a failure
+   * sleeps at least what its Retry-After asked for.
+   */
+  after(answer: Answer, failure?: unknown): number {
     if (answer === 'news' || answer === 'waited') {
       this.#schedule = new BackoffSchedule(this.#options);
       return 0;
     }
-    return this.#schedule.next();
+    return Math.max(this.#schedule.next(), retryAfterMs(failure) ?? 0);
   }
+}
+
+/** The longest Retry-After honoured, ms: a bigger one is a server's mistake, not a plan. */
+const MAX_RETRY_AFTER = 10 * 60_000;
+
+/** Retry-After (RFC 9110 10.2.3: delay-seconds or an HTTP-date) of a failed answer, ms. */
+export function retryAfterMs(failure: unknown, now = Date.now()): number | undefined {
+  if (!(failure instanceof HttpError)) return undefined;
+  const value = failure.headers.get('retry-after')?.trim();
+  if (value === undefined || value === '') return undefined;
+  // An HTTP-date ends in GMT (IMF-fixdate and the obsolete forms alike).
+  const ms = /^\d+$/.test(value)
+    ? Number(value) * 1000
+    : /GMT$/.test(value)
+      ? Date.parse(value) - now
+      : Number.NaN;
+  return Number.isFinite(ms) ? Math.min(Math.max(0, ms), MAX_RETRY_AFTER) : undefined;
 }
 
 /** True when the response says the server applied `Prefer: wait` (RFC 7240 Preference-Applied). */

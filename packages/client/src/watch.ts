@@ -56,8 +56,10 @@ export async function* runWatch<T>(
       // The first read answers at once: the current version is the first thing to yield.
       const polled = await steps.poll(held === undefined ? 0 : steps.wait, version);
       let answer: Answer;
+      let failure: unknown;
       if ('failed' in polled) {
         answer = 'failed';
+        failure = polled.failed;
       } else {
         const now = polled.state === 'unchanged' ? held : polled.state;
         if (now !== undefined && !sameState(now, held)) {
@@ -68,7 +70,7 @@ export async function* runWatch<T>(
           answer = polled.waited ? 'waited' : 'idle';
         }
       }
-      const pause = pacer.after(answer);
+      const pause = pacer.after(answer, failure);
       if (pause > 0) await sleep(pause, signal);
     }
   } catch (error) {

@@ -3,10 +3,12 @@ import {
   backoffBase,
   backoffCeiling,
   backoffDelay,
+  HttpError,
   RoundTripEstimator,
   sleep,
 } from '@ifmatch/client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { retryAfterMs } from '../src/live.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -130,5 +132,32 @@ describe('BackoffSchedule', () => {
       expect(d).toBeLessThanOrEqual(Math.min(300, 3 * previous));
       previous = d;
     }
+  });
+});
+
+describe('retryAfterMs (live iterators)', () => {
+  const failure = (value: string | undefined) =>
+    new HttpError(
+      'GET',
+      'http://x/',
+      503,
+      {},
+      new Headers(value === undefined ? {} : { 'retry-after': value }),
+    );
+  const now = Date.parse('Thu, 03 Dec 2026 12:00:00 GMT');
+  it.each([
+    ['120', 120_000],
+    ['0', 0],
+    ['Thu, 03 Dec 2026 12:00:30 GMT', 30_000],
+    ['Thu, 03 Dec 2026 11:00:00 GMT', 0], // a date in the past: no extra wait
+    ['99999', 600_000], // capped at 10 minutes
+    ['soon', undefined],
+    ['-5', undefined],
+    [undefined, undefined],
+  ])('Retry-After %s -> %s ms', (value, ms) => {
+    expect(retryAfterMs(failure(value), now)).toBe(ms);
+  });
+  it('only an HTTP answer has one', () => {
+    expect(retryAfterMs(new TypeError('fetch failed'), now)).toBeUndefined();
   });
 });

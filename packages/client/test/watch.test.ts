@@ -203,6 +203,18 @@ describe('watch()', () => {
     await pending.current;
   });
 
+  it("a 503's Retry-After is honoured before the next try", async () => {
+    server.failNext(1, 503, undefined, '1');
+    const client = new IfMatchClient({ baseUrl: server.url });
+    const controller = new AbortController();
+    const events = client.watch('/doc', { signal: controller.signal, backoff: fast });
+    expect(await events.next()).toMatchObject({ value: { etag: '"v0"' } });
+    const [failed, retried] = server.requests;
+    expect(failed!.status).toBe(503);
+    expect(retried!.at - failed!.at).toBeGreaterThanOrEqual(950); // not the 20-100 ms backoff
+    controller.abort();
+  });
+
   it('another error status ends the iteration with the HttpError', async () => {
     server.failNext(1, 403);
     const client = new IfMatchClient({ baseUrl: server.url });

@@ -16,6 +16,8 @@ export interface LiveRequest {
   preferenceApplied: boolean;
   /** ms from arrival to answer. */
   heldMs: number;
+  /** performance.now() at arrival. */
+  at: number;
 }
 
 export interface FeedEntry {
@@ -38,8 +40,8 @@ export interface LiveServer {
   expireThrough(position: number): void;
   /** When false the server ignores Prefer: wait (a server without long-poll). */
   honourWait: boolean;
-  /** Answer the next `n` requests matching with this status (a problem+json body). */
-  failNext(n: number, status: number, path?: string): void;
+  /** Answer the next `n` requests matching with this status (a problem+json body, Retry-After if given). */
+  failNext(n: number, status: number, path?: string, retryAfter?: string): void;
   /** Cut the connection of the next `n` requests matching, after reading them. */
   cutNext(n: number, path?: string): void;
   /** Requests arrived so far (answered or not). */
@@ -60,11 +62,12 @@ export async function startLiveServer(): Promise<LiveServer> {
   let version = 0;
   const log: FeedEntry[] = [];
   let expired = 0;
-  let failures: { n: number; status: number; path: string | undefined } = {
-    n: 0,
-    status: 0,
-    path: undefined,
-  };
+  let failures: {
+    n: number;
+    status: number;
+    path: string | undefined;
+    retryAfter: string | undefined;
+  } = { n: 0, status: 0, path: undefined, retryAfter: undefined };
   let cuts: { n: number; path: string | undefined } = { n: 0, path: undefined };
   const wakers = new Set<() => void>();
   const requests: LiveRequest[] = [];
@@ -89,6 +92,7 @@ export async function startLiveServer(): Promise<LiveServer> {
         status,
         preferenceApplied,
         heldMs: performance.now() - startedAt,
+        at: startedAt,
       });
     arrived++;
     for (const a of [...arrivals]) a();
@@ -102,7 +106,10 @@ export async function startLiveServer(): Promise<LiveServer> {
     if (failures.n > 0 && (failures.path === undefined || url.pathname === failures.path)) {
       failures.n--;
       record(failures.status, false);
-      res.writeHead(failures.status, { 'content-type': 'application/problem+json' });
+      res.writeHead(failures.status, {
+        'content-type': 'application/problem+json',
+        ...(failures.retryAfter === undefined ? {} : { 'retry-after': failures.retryAfter }),
+      });
       res.end(JSON.stringify({ type: 'about:blank', title: 'Failure', status: failures.status }));
       return;
     }
@@ -242,8 +249,8 @@ export async function startLiveServer(): Promise<LiveServer> {
     expireThrough(position) {
       expired = position;
     },
-    failNext(n, status, path) {
-      failures = { n, status, path };
+    failNext(n, status, path, retryAfter) {
+      failures = { n, status, path, retryAfter };
     },
     cutNext(n, path) {
       cuts = { n, path };
