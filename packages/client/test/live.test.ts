@@ -235,6 +235,32 @@ describe('changes() against the ifmatch server', () => {
     expect(proxy.log[0]!.url).toMatch(/\?limit=1$/);
   });
 
+  it('a change committed between the listing and the first feed request is not skipped', async () => {
+    const collection = `/api/feed${unique()}`;
+    const writer = new IfMatchClient({ baseUrl: server.url });
+    let between: string | undefined;
+    const client = new IfMatchClient({
+      baseUrl: server.url,
+      fetch: async (url, init) => {
+        const res = await fetch(url, init);
+        // The listing has answered; before the client can ask the feed, another client writes.
+        if (url.endsWith('?limit=1'))
+          between = (await writer.create(`${collection}/b`, { b: 1 })).etag;
+        return res;
+      },
+    });
+    const [c] = await (async () => {
+      const out: CollectionChange[] = [];
+      for await (const change of client.changes(collection, { wait: 5 })) {
+        out.push(change);
+        break;
+      }
+      return out;
+    })();
+    expect(between).toBeDefined();
+    expect(c).toMatchObject({ id: 'b', etag: between, deleted: false });
+  });
+
   it('yields every change in order across lost responses and cut requests, no gap, no duplicate', async () => {
     const collection = `/api/feed${unique()}`;
     const writer = new IfMatchClient({ baseUrl: server.url });
