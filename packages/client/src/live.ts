@@ -26,7 +26,7 @@ export type Answer =
   | 'waited'
   /** Nothing new, answered at once. */
   | 'idle'
-  /** A network error or a 5xx/429: nothing learnt. */
+  /** A network error or a 5xx, 408 or 429: nothing learnt. */
   | 'failed';
 
 export class LivePacer {
