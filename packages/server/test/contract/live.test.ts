@@ -277,6 +277,7 @@ describe.each(storeFactories)('live documents on $name', (factory: StoreFactory)
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(res.headers.get('vary')).toMatch(/Accept/);
     const page = (await res.json()) as FeedPage;
     expect(page.changes.map((ch) => [ch.id, ch.deleted])).toEqual([
       ['b', false],
@@ -424,6 +425,25 @@ describe.each(storeFactories)('live documents on $name', (factory: StoreFactory)
     await until(() => again.events().length === 2);
     expect(again.events().map((e) => e.data.id)).toEqual(['c', 'a']);
     again.close();
+  });
+
+  it('a stream outlives the request and keep-alive timeouts (they bound receiving requests only)', async () => {
+    const short = await startTestServer(factory, {
+      timeouts: { headersTimeout: 300, requestTimeout: 600, keepAliveTimeout: 300 },
+      live: { heartbeatMs: 100 },
+    });
+    try {
+      const stream = openEvents(`${short.base}/api/t`);
+      await sleep(2000);
+      expect(stream.ended).toBe(false);
+      const beats = stream.text.split(': heartbeat').length;
+      await put(short.base, '/api/t/late', {});
+      await until(() => stream.events().length === 1);
+      expect(stream.text.split(': heartbeat').length).toBeGreaterThan(beats);
+      stream.close();
+    } finally {
+      await short.close();
+    }
   });
 
   it('an event stream without since starts from now, and names its start for reconnections', async () => {

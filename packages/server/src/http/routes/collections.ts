@@ -5,7 +5,13 @@ import { feedBody } from '../../live/feed.js';
 import { EventStream } from '../../live/sse.js';
 import { type ChangePage, ChangesExpiredError, type StoredValidators } from '../../store/types.js';
 import { JSON_TYPE } from '../body.js';
-import { jsonBodyOf, type RouteContext, reevaluateRead, setValidatorHeaders } from '../context.js';
+import {
+  appendVary,
+  jsonBodyOf,
+  type RouteContext,
+  reevaluateRead,
+  setValidatorHeaders,
+} from '../context.js';
 import { returnPreference } from '../prefer.js';
 import { type ProblemBody, problem, sendProblem } from '../problem.js';
 import { collectionSchemas, FEED_LIMIT, LIST_LIMIT } from '../schemas.js';
@@ -193,7 +199,8 @@ export async function collectionRoutes(app: FastifyInstance, ctx: RouteContext):
       },
     },
     onRequest: async (_request, reply) => {
-      reply.header('cache-control', 'no-cache');
+      // One URL, two media types (JSON, text/event-stream): caches must key on Accept.
+      appendVary(reply.header('cache-control', 'no-cache'), 'Accept');
     },
     handler: async (request, reply) => {
       const query = request.query as ListQuery;
