@@ -31,7 +31,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     server = await startServer();
     browser = await launchBrowser();
-  });
+  }, 240_000); // may rebuild a stale dist/ first
   afterAll(async () => {
     await browser?.close();
     await server?.close();

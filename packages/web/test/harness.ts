@@ -1,14 +1,14 @@
 // Shared set-up for the browser tests: the real server (the CLI from dist/,
 // serving the built web app) on an ephemeral port, and Debian's Chromium.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { browserAvailable as available } from '../../react-query/test/helpers/chromium.js';
-import { buildIfStale } from '../../server/test/helpers/build.js';
 import { CLI, startServer as startCli } from '../../server/test/helpers/process.js';
 
 // Chromium and plain HTTP helpers are shared with packages/react-query's browser tests.
@@ -31,51 +31,83 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-const WEB_SOURCES = ['packages/web/src', 'packages/react-query/src', 'packages/client/src'];
+const run = promisify(execFile);
 
-function newestWebSource(): number {
-  let newest = statSync(join(repoRoot, 'packages/web/index.html')).mtimeMs;
-  for (const dir of WEB_SOURCES) {
+/** Newest mtime of the files named by `pattern` under `dirs` (paths from the repository root). */
+function newest(dirs: string[], pattern: RegExp): number {
+  let t = 0;
+  for (const dir of dirs) {
     for (const name of readdirSync(join(repoRoot, dir), { recursive: true, encoding: 'utf8' })) {
-      if (/\.(tsx?|css)$/.test(name)) {
-        newest = Math.max(newest, statSync(join(repoRoot, dir, name)).mtimeMs);
-      }
+      if (pattern.test(name)) t = Math.max(t, statSync(join(repoRoot, dir, name)).mtimeMs);
     }
   }
-  return newest;
+  return t;
+}
+
+const older = (output: string, dirs: string[], pattern: RegExp) =>
+  !existsSync(output) || statSync(output).mtimeMs < newest(dirs, pattern);
+
+const serverStale = () =>
+  older(CLI, ['packages/server/src', 'packages/core/src', 'packages/client/src'], /\.ts$/);
+const webStale = () =>
+  older(
+    WEB_DIST,
+    ['packages/web/src', 'packages/react-query/src', 'packages/client/src'],
+    /\.(tsx?|css)$/,
+  ) || statSync(WEB_DIST).mtimeMs < statSync(join(repoRoot, 'packages/web/index.html')).mtimeMs;
+
+/** One build at a time across test files (vitest runs them in parallel processes). */
+async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = join(tmpdir(), 'ifmatch-web-build.lock');
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // Held by another test file's build; a lock older than 5 minutes is a crashed run's.
+      if (Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 300_000) {
+        rmSync(lock, { recursive: true, force: true });
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /**
  * The tests run what users run: the CLI from dist/ serving the built app.
  * Rebuild either when older than its sources, so a plain `npx vitest run`
- * after an edit does not test yesterday's build.
+ * after an edit does not test yesterday's build. Asynchronous: a build takes
+ * tens of seconds, and the test worker must keep answering meanwhile.
  */
-function buildStale(): void {
-  try {
-    buildIfStale(
-      CLI,
-      ['packages/server/src', 'packages/core/src', 'packages/client/src'],
-      ['packages/server'],
-    );
-  } catch (error) {
-    // Sources mid-edit (another change in the same checkout) may not compile:
-    // say so and run the dist/ there is, rather than nothing.
-    if (!existsSync(CLI)) throw error;
-    console.warn(`[web] server rebuild failed, testing the existing dist/: ${String(error)}`);
-  }
-  if (!existsSync(WEB_DIST) || statSync(WEB_DIST).mtimeMs < newestWebSource()) {
-    // The app's typecheck reads @ifmatch/react-query's (and client's) .d.ts.
-    execFileSync('npx', ['tsc', '-b', 'packages/react-query'], { cwd: repoRoot, stdio: 'ignore' });
-    execFileSync('npm', ['run', 'build', '--workspace', 'packages/web'], {
-      cwd: repoRoot,
-      stdio: 'ignore',
-    });
-  }
+async function buildStale(): Promise<void> {
+  if (!serverStale() && !webStale()) return;
+  await withBuildLock(async () => {
+    if (serverStale()) {
+      try {
+        await run('npx', ['tsc', '-b', 'packages/server'], { cwd: repoRoot });
+      } catch (error) {
+        // Sources mid-edit (another change in the same checkout) may not compile:
+        // say so and run the dist/ there is, rather than nothing.
+        if (!existsSync(CLI)) throw error;
+        console.warn(`[web] server rebuild failed, testing the existing dist/: ${String(error)}`);
+      }
+    }
+    if (webStale()) {
+      // The app's typecheck reads @ifmatch/react-query's (and client's) .d.ts.
+      await run('npx', ['tsc', '-b', 'packages/react-query'], { cwd: repoRoot });
+      await run('npm', ['run', 'build', '--workspace', 'packages/web'], { cwd: repoRoot });
+    }
+  });
 }
 
 /** `ifmatch serve --port 0` on a fresh SQLite file; resolves with its URL. */
 export async function startServer(): Promise<RunningServer> {
-  buildStale();
+  await buildStale();
   if (!existsSync(WEB_DIST)) throw new Error(`${WEB_DIST} is missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'ifmatch-web-'));
   try {

@@ -64,7 +64,7 @@ describe.skipIf(!run)('web app: live documents', () => {
     mkdirSync(IMAGES, { recursive: true });
     server = await startServer();
     browser = await launchBrowser();
-  });
+  }, 240_000); // may rebuild a stale dist/ first
   afterAll(async () => {
     await browser?.close();
     await server?.close();
@@ -113,11 +113,56 @@ describe.skipIf(!run)('web app: live documents', () => {
         waiting.map(async (r) => (await r.response())?.status()),
       );
       expect(answeredWait).toEqual([200]);
-      await a.page.screenshot({ path: join(IMAGES, 'live-update.png') });
       expect(errors).toEqual([]);
     } finally {
       await a.context.close();
       await b.context.close();
+    }
+  });
+
+  it("the README picture: two tabs side by side, the right one follows the left one's save", async () => {
+    const doc = { title: 'Release plan', owner: 'ann', steps: ['build', 'test'] };
+    expect((await putJson(api('picture'), doc)).status).toBe(201);
+    const { context, page } = await newPage(browser, { width: 1400, height: 640 });
+    context.setDefaultTimeout(8000);
+    try {
+      const app = `${server.url}/?interval=0#/c/${coll}/picture`;
+      const pane = (name: string, caption: string) =>
+        `<figure style="margin:0;flex:1;display:flex;flex-direction:column">
+          <figcaption style="padding:6px 10px;font:600 15px system-ui,sans-serif">${caption}</figcaption>
+          <iframe name="${name}" src="${app}" style="flex:1;border:1px solid #99a;background:#fff"></iframe>
+        </figure>`;
+      // The frame page on the app's origin: its frames are then first-party
+      // (a new context's Chromium denies third-party frames their localStorage).
+      await page.goto(`${server.url}/?interval=0`);
+      const errors = collectErrors(page);
+      await page.setContent(
+        `<link rel="icon" href="/favicon.svg"><body style="margin:0;padding:8px;height:100vh;box-sizing:border-box;display:flex;gap:10px;background:#e8eaf0">
+          ${pane('b', 'Tab B: edits and saves (Ctrl-S)')}
+          ${pane('a', 'Tab A: no click, no reload — the new version arrives live')}
+        </body>`,
+      );
+      const frame = (name: string) => page.frameLocator(`iframe[name="${name}"]`);
+      for (const name of ['a', 'b']) {
+        await eventually(() => frame(name).getByTestId('live').textContent()).toBe(
+          'following changes',
+        );
+      }
+      await frame('b').locator('[data-testid="doc-editor"] .cm-content').click();
+      await page.keyboard.press('ControlOrMeta+a');
+      await page.keyboard.insertText(
+        JSON.stringify({ ...doc, steps: ['build', 'test', 'ship'] }, null, 2),
+      );
+      await page.keyboard.press('Control+s');
+      await eventually(() => frame('b').getByTestId('notice').textContent()).toMatch(/^Saved/);
+      await frame('a').getByTestId('updated-in-place').waitFor();
+      expect(
+        await frame('a').locator('[data-testid="doc-editor"] .cm-line').allInnerTexts(),
+      ).toContain('    "ship"');
+      await page.screenshot({ path: join(IMAGES, 'live-update.png') });
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
     }
   });
 

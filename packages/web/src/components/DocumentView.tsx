@@ -85,6 +85,7 @@ export function DocumentView(props: { collection: string; id: string; interval: 
       const unedited = s.text === s.baseText || jsonEqual(mine, s.base.value);
       if (unedited && !conflictOpen.current) {
         setUpdatedInPlace((n) => n + 1);
+        setAutoMerged(null);
         return fromSnapshot(data);
       }
       // The new version is exactly what the editor holds (this tab's own save
@@ -381,7 +382,8 @@ export function DocumentView(props: { collection: string; id: string; interval: 
       <div aria-live="polite" className="notices">
         {updatedInPlace > 0 && !dirty && (
           <p className="info" data-testid="updated-in-place">
-            Updated in place to the latest version (changed elsewhere, you had no edits).
+            Updated live: someone saved a new version elsewhere (you had no edits, so the editor
+            shows it).
           </p>
         )}
       </div>
