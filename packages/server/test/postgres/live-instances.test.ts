@@ -1,8 +1,15 @@
 // Two `ifmatch serve` processes on one PostgreSQL database: a commit on
 // instance A wakes the long-polls, feed waits and event streams of instance B
-// (LISTEN/NOTIFY), whichever instance a client is connected to.
+// (LISTEN/NOTIFY), whichever instance a client is connected to; and when an
+// instance's LISTEN connection drops, its waiters get what committed meanwhile.
+import { request as httpRequest } from 'node:http';
+import { expect, it } from 'vitest';
+import { buildApp } from '../../src/http/app.js';
+import { openPostgresStore } from '../../src/store/postgres.js';
 import { liveInstanceSuite } from '../live/instances.js';
-import { createTestDatabase, describePostgres } from './pg.js';
+import { createTestDatabase, describePostgres, type Outage, relayToPostgres } from './pg.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 await describePostgres('live changes across two instances on one PostgreSQL', () => {
   liveInstanceSuite({
@@ -14,4 +21,70 @@ await describePostgres('live changes across two instances on one PostgreSQL', ()
     // Small pools: several instances and test files share one PostgreSQL.
     env: { IFMATCH_PG_POOL_SIZE: '6' },
   });
+});
+
+await describePostgres('live changes when the LISTEN connection drops', () => {
+  it('a waiter and a stream on the cut instance get what committed meanwhile (resync re-checks them)', async () => {
+    const db = await createTestDatabase();
+    const relay: Outage = await relayToPostgres();
+    const writer = await openPostgresStore(db.url, { poolSize: 2 });
+    // Only B's LISTEN connection goes through the relay: its pool stays up.
+    const cut = await openPostgresStore(db.url, {
+      poolSize: 2,
+      listenUrl: relay.url(db.name),
+      onError: () => {},
+    });
+    const app = await buildApp({ store: cut, defaultMetrics: false });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    try {
+      const first = await writer.write({ collection: 'c', id: 'd' }, () => ({
+        action: 'put',
+        body: Buffer.from('{"v":1}'),
+      }));
+      if (first.action !== 'put') throw new Error('not written');
+      const { cursor } = (await (await fetch(`${base}/api/c`)).json()) as { cursor: string };
+      const poll = fetch(`${base}/api/c/d`, {
+        headers: { 'if-none-match': first.doc.etag, prefer: 'wait=30' },
+      });
+      let text = '';
+      const stream = httpRequest(`${base}/api/c?since=${cursor}`, {
+        headers: { accept: 'text/event-stream' },
+        agent: false,
+      });
+      stream.on('response', (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+        });
+      });
+      stream.on('error', () => {});
+      stream.end();
+      const deadline = Date.now() + 10_000;
+      while (app.live.size < 2 && Date.now() < deadline) await sleep(10);
+      expect(app.live.size).toBe(2);
+      await sleep(200);
+      await relay.stop();
+      // Committed while B hears nothing.
+      await writer.write({ collection: 'c', id: 'd' }, () => ({
+        action: 'put',
+        body: Buffer.from('{"v":2}'),
+      }));
+      await sleep(500);
+      expect(text).not.toContain('event: change');
+      await relay.start();
+      const answer = await poll;
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toEqual({ v: 2 });
+      while (!text.includes('event: change') && Date.now() < deadline + 10_000) await sleep(10);
+      expect(text).toContain('"id":"d"');
+      stream.destroy();
+    } finally {
+      await app.close();
+      await cut.close();
+      await writer.close();
+      await relay.close();
+      await db.drop();
+    }
+  }, 40_000);
 });
