@@ -32,6 +32,8 @@ import {
   LIST_PAGE,
   type ListRow,
   NEXT_VERSION,
+  NOTIFY_CHANGE,
+  notifyPayload,
   SELECT_COLLECTION,
   SELECT_DOCUMENTS_MANY,
   SELECT_FOR_UPDATE,
@@ -260,8 +262,8 @@ export class PostgresStore implements DocumentStore {
       return outcome;
     };
     try {
-      const outcome = await this.#withClient('write', (client, state) =>
-        transaction(
+      const outcome = await this.#withClient('write', async (client, state) => {
+        const done = await transaction(
           client,
           state,
           () =>
@@ -273,8 +275,10 @@ export class PostgresStore implements DocumentStore {
             committing = outcome;
             commitAt = turn.committing();
           },
-        ),
-      );
+        );
+        await this.#notify(client, key, position);
+        return done;
+      });
       return landed(outcome);
     } catch (error) {
       const put = committing?.action === 'put' ? committing : undefined;
@@ -288,6 +292,21 @@ export class PostgresStore implements DocumentStore {
       // is harmless; a missed one is not, and our own notification is skipped).
       if (committing !== undefined && committing.action !== 'refuse') this.#signal(key, position);
       throw error;
+    }
+  }
+
+  /**
+   * Tells the other instances about a commit (queries.ts, NOTIFY_CHANGE), on
+   * the connection that committed it; if that fails, once more on another.
+   * Never fails the write: it has committed.
+   */
+  async #notify(client: pg.PoolClient, key: DocKey, position: number): Promise<void> {
+    if (position <= 0) return;
+    const payload = notifyPayload(this.#tag, position, key.collection, key.id);
+    try {
+      await client.query(NOTIFY_CHANGE, [payload]);
+    } catch {
+      void this.#pool.query(NOTIFY_CHANGE, [payload]).catch(() => {});
     }
   }
 
@@ -324,7 +343,7 @@ export class PostgresStore implements DocumentStore {
       if (current === undefined) {
         return { action: 'delete', previous: undefined, result: decision.result };
       }
-      const deleted = await client.query<WrittenRow>(DELETE_DOC, [...params, this.#tag]);
+      const deleted = await client.query<WrittenRow>(DELETE_DOC, params);
       applied(undefined, Number(deleted.rows[0]?.position ?? 0));
       return {
         action: 'delete',
@@ -335,7 +354,7 @@ export class PostgresStore implements DocumentStore {
     const etag = documentETag(BigInt(row.version), decision.body);
     const written = await client.query<WrittenRow>(
       current === undefined ? INSERT_DOC : UPDATE_DOC,
-      [...params, etag, decision.body, this.#tag],
+      [...params, etag, decision.body],
     );
     const stamp = written.rows[0];
     if (stamp === undefined) throw new RetryTransaction('lost the create race');
@@ -348,9 +367,9 @@ export class PostgresStore implements DocumentStore {
     let committing: ({ id: string } & StoredValidators) | undefined;
     let position = 0;
     try {
-      const made = await this.#withClient('create', (client, state) => {
+      const made = await this.#withClient('create', async (client, state) => {
         const id = newId();
-        return transaction(
+        const done = await transaction(
           client,
           state,
           async () => {
@@ -361,7 +380,6 @@ export class PostgresStore implements DocumentStore {
               id,
               etag,
               body,
-              this.#tag,
             ]);
             const stamp = written.rows[0];
             // An id collision is not expected; if it happens, try another id.
@@ -373,6 +391,8 @@ export class PostgresStore implements DocumentStore {
             committing = made;
           },
         );
+        await this.#notify(client, { collection, id }, position);
+        return done;
       });
       this.#signal({ collection, id: made.id }, position);
       return made;
