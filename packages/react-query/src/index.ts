@@ -15,10 +15,8 @@ export {
 export {
   type CollectionUpdates,
   type CollectionUpdatesOptions,
-  isListingOf,
   type LiveState,
   type LiveStatus,
-  RECENT_CHANGES,
   type UseUpdatesOptions,
   useCollectionUpdates,
   useDocumentUpdates,
