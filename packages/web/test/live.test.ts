@@ -248,13 +248,25 @@ describe.skipIf(!run)('web app: live documents', () => {
       expect(
         await a.page.locator('[data-testid="pane-theirs"] .line.conflict').allInnerTexts(),
       ).toEqual([expect.stringContaining('"count": 3')]);
+      // B saves once more while A looks at the merge view: "theirs" follows.
+      await setEditorText(b.page, JSON.stringify({ ...(stored.value as object), count: 4 }));
+      const put3 = b.page.waitForResponse((r) => r.request().method() === 'PUT');
+      await save(b.page);
+      const theirs3 = await put3;
+      expect(theirs3.status()).toBe(200);
+      await eventually(() =>
+        a.page.locator('[data-testid="pane-theirs"] .line.conflict').allInnerTexts(),
+      ).toEqual([expect.stringContaining('"count": 4')]);
+      expect(
+        await view.getByRole('heading', { level: 3, name: /^Theirs/ }).textContent(),
+      ).toContain(theirs3.headers().etag);
       await view.getByRole('button', { name: 'Merge by hand' }).click();
       expect(await json(a.page)).toEqual({ title: 'Plan v2', owner: 'bob', count: 2 }); // mine
       await setEditorText(a.page, JSON.stringify({ title: 'Plan v2', owner: 'bob', count: 5 }));
       const mine2 = a.page.waitForResponse((r) => r.request().method() === 'PUT');
       await save(a.page);
       const saved2 = await mine2;
-      expect(saved2.request().headers()['if-match']).toBe(theirs2.headers().etag);
+      expect(saved2.request().headers()['if-match']).toBe(theirs3.headers().etag);
       expect(saved2.status()).toBe(200);
       expect((await getJson(api('merge'))).value).toEqual({
         title: 'Plan v2',

@@ -119,11 +119,15 @@ export function DocumentView(props: { collection: string; id: string; interval: 
   );
 
   // The merge view shows the latest version elsewhere as "theirs", also when
-  // it changes again while the view is open.
+  // another one arrives while the view is open. Only on arrival (deps: data):
+  // when the view opens, `data` is already its "theirs".
   useEffect(() => {
-    if (!data?.etag || !conflict || conflict.merging || data.etag === conflict.theirsETag) return;
-    setConflict({ ...conflict, theirs: data.value, theirsETag: data.etag });
-  }, [data, conflict]);
+    const etag = data?.etag;
+    if (!data || !etag) return;
+    setConflict((c) =>
+      c && !c.merging && c.theirsETag !== etag ? { ...c, theirs: data.value, theirsETag: etag } : c,
+    );
+  }, [data]);
 
   function openConflict(e: ConflictError, mine: unknown, base: Session) {
     if (!e.currentETag) {
