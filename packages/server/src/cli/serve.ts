@@ -32,7 +32,7 @@ Options:
                       scopes per collection (docs/RELIABILITY.md); off by default
   --max-wait SECONDS  the longest a request may wait with Prefer: wait=N (a
                       document's long-poll, the change feed); larger N are
-                      capped (default ${LIVE_DEFAULTS.maxWaitSeconds})
+                      capped (default ${LIVE_DEFAULTS.maxWaitSeconds}; 0 = never wait)
   --max-waiters N     waiting requests + event streams at once (default
                       ${LIVE_DEFAULTS.maxWaiters}); beyond it a request is answered at once
   --change-retention DURATION
@@ -78,10 +78,11 @@ function parseMs(flag: string, text: string | undefined, fallback: number): numb
   return Number(text);
 }
 
+/** A whole number >= 0 (0 turns the feature off: --max-wait 0 never holds a request). */
 function parseCount(flag: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
-  if (!/^\d{1,9}$/.test(text.trim()) || Number(text) < 1) {
-    throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a whole number (>= 1)`);
+  if (!/^\d{1,9}$/.test(text.trim())) {
+    throw new UsageError(`${flag}: ${JSON.stringify(text)} is not a whole number (>= 0)`);
   }
   return Number(text);
 }
