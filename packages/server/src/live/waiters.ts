@@ -240,7 +240,14 @@ export class LiveHub {
     waiter.read = read;
     g.waiters.add(waiter);
     // Subscribed (in #admit) before this read: a commit from now on wakes the group.
-    Promise.resolve(this.#store.validators(key)).then(
+    let current: ReturnType<DocumentStore['validators']>;
+    try {
+      current = this.#store.validators(key);
+    } catch (error) {
+      waiter.fail(error);
+      return waiter.promise;
+    }
+    Promise.resolve(current).then(
       (v) => {
         if (decideRead(read, v).kind !== 'not-modified') {
           waiter.settle({ kind: 'changed', v, body: undefined });
@@ -440,7 +447,12 @@ export class LiveHub {
     const k = `${this.#epoch}\0${collection}\0${after}\0${limit}`;
     let read = this.#reads.get(k);
     if (!read) {
-      read = this.#store.changes(collection, { after, limit });
+      try {
+        read = this.#store.changes(collection, { after, limit });
+      } catch (error) {
+        // A store that throws instead of rejecting: the same failure for the caller.
+        return Promise.reject(error);
+      }
       this.#reads.set(k, read);
       const forget = () => this.#reads.delete(k);
       read.then(forget, forget);

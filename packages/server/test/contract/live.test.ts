@@ -500,6 +500,39 @@ describe.each(storeFactories)('live documents on $name', (factory: StoreFactory)
       broken.validators = original;
     }
   });
+  it('a store failure during a feed wait is the 503 problem; a stream rides it out and catches up', async () => {
+    const c = fresh();
+    await created(c);
+    const { cursor } = await listing(s.base, c);
+    const store = s.store;
+    const original = store.changes.bind(store);
+    let fail = false;
+    store.changes = (collection, options) => {
+      if (fail) return Promise.reject(new StoreUnavailableError('injected: database down'));
+      return original(collection, options);
+    };
+    try {
+      const wait = pending(`${s.base}/api/${c}?since=${cursor}`, { prefer: 'wait=3' });
+      const stream = openEvents(`${s.base}/api/${c}?since=${cursor}`);
+      await until(() => s.app.live.size === 2);
+      fail = true;
+      await put(s.base, `/api/${c}/during`, {});
+      const { res, ms } = await wait.response;
+      expect(res.status).toBe(503);
+      await problemOf(res);
+      expect(ms).toBeLessThan(2500);
+      await sleep(300);
+      expect(stream.ended).toBe(false);
+      expect(stream.events()).toEqual([]);
+      fail = false;
+      // No new commit: the next heartbeat (100 ms here) retries the failed read.
+      await until(() => stream.events().length === 1, 3000);
+      expect(stream.events()[0]!.data.id).toBe('during');
+      stream.close();
+    } finally {
+      store.changes = original;
+    }
+  });
 });
 
 describe.each(storeFactories)('live limits and shutdown on $name', (factory: StoreFactory) => {
