@@ -1,6 +1,12 @@
-// Reads the conditional request fields from a web Headers object or a Node-style
-// record (req.headersDistinct: one string per field line), keeping line counts
-// where the source has them: a date sent on two lines must be seen as invalid.
+// Reads the conditional request fields from a web Headers object, a Node-style
+// record (req.headersDistinct: one string per field line) or Node's
+// req.rawHeaders (the field lines as received), keeping line counts where the
+// source has them: a date sent on two lines must be seen as invalid.
+//
+// Node's req.headers joins repeated If-Match lines and keeps only the first
+// If-Modified-Since, so it cannot be a source. rawHeaders is the cheapest one
+// (no object is built for the other fields of the request, no array per
+// field): every node:http adapter reads it.
 
 import { parseEntityTagList } from './entity-tag-list.js';
 
@@ -45,8 +51,21 @@ function normalize(value: unknown): FieldValue | undefined {
   return undefined;
 }
 
-/** Collects the conditional fields. Record keys are matched case-insensitively. */
-export function conditionalHeaders(source: Headers | HeaderRecord): ConditionalHeaders {
+/**
+ * Node's `req.rawHeaders`: `[name, value, name, value, ...]`, one pair per
+ * field line, names as the client spelled them.
+ */
+export type RawHeaders = readonly string[];
+
+/**
+ * Collects the conditional fields. Record keys and raw names are matched
+ * case-insensitively. From raw headers, a field sent on one line is a string
+ * and one sent on several lines an array of them.
+ */
+export function conditionalHeaders(
+  source: Headers | HeaderRecord | RawHeaders,
+): ConditionalHeaders {
+  if (Array.isArray(source)) return fromRawHeaders(source as RawHeaders);
   const out: ConditionalHeaders = {};
   if (isHeaders(source)) {
     for (const [key, name] of FIELDS) {
@@ -55,10 +74,11 @@ export function conditionalHeaders(source: Headers | HeaderRecord): ConditionalH
     }
     return out;
   }
+  const record = source as HeaderRecord;
   const lower = new Map<string, unknown>();
-  for (const key of Object.keys(source)) {
+  for (const key of Object.keys(record)) {
     const name = key.toLowerCase();
-    const value = source[key];
+    const value = record[key];
     if (value === undefined) continue;
     const prev = lower.get(name);
     // The same field under two spellings: keep every line.
@@ -75,6 +95,55 @@ export function conditionalHeaders(source: Headers | HeaderRecord): ConditionalH
     if (value !== undefined) out[key] = value;
   }
   return out;
+}
+
+/** One pass over the field lines, nothing built for the other fields. */
+function fromRawHeaders(raw: RawHeaders): ConditionalHeaders {
+  const out: ConditionalHeaders = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    if (typeof name !== 'string' || typeof value !== 'string') continue;
+    const key = rawFieldKey(name);
+    if (key === undefined) continue;
+    const prev = out[key];
+    out[key] =
+      prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
+  }
+  return out;
+}
+
+/** The conditional field a raw name is, by length first: most names are none of them. */
+function rawFieldKey(name: string): keyof ConditionalHeaders | undefined {
+  switch (name.length) {
+    case 5:
+      return sameName(name, 'range') ? 'range' : undefined;
+    case 8:
+      if (sameName(name, 'if-match')) return 'ifMatch';
+      return sameName(name, 'if-range') ? 'ifRange' : undefined;
+    case 13:
+      return sameName(name, 'if-none-match') ? 'ifNoneMatch' : undefined;
+    case 17:
+      return sameName(name, 'if-modified-since') ? 'ifModifiedSince' : undefined;
+    case 19:
+      return sameName(name, 'if-unmodified-since') ? 'ifUnmodifiedSince' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * `name` equals `lower` (lower-case letters and '-', same length) ignoring
+ * ASCII case, without building a lower-cased copy: bit 0x20 turns an
+ * upper-case letter into its lower case ('-' must match as it is).
+ */
+function sameName(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = name.charCodeAt(i);
+    const l = lower.charCodeAt(i);
+    if (c !== l && (l === 0x2d || (c | 0x20) !== l)) return false;
+  }
+  return true;
 }
 
 /**

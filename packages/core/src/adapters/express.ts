@@ -53,7 +53,7 @@ export function bodyETag(): (req: IncomingMessage, res: ServerResponse, next: Ne
       const byBody = decideByBody(
         req.method ?? 'GET',
         res.statusCode,
-        conditionalHeaders(req.headersDistinct),
+        conditionalHeaders(req.rawHeaders),
         res.getHeader('etag'),
         res.getHeader('last-modified'),
         body,

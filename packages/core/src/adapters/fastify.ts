@@ -66,7 +66,7 @@ function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
 }
 
 function conditionals(request: FastifyRequest) {
-  return conditionalHeaders(request.raw.headersDistinct);
+  return conditionalHeaders(request.raw.rawHeaders);
 }
 
 /** Send a decision's answer through `reply`; true = answered. */

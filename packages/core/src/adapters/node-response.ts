@@ -20,7 +20,7 @@ import {
 export const BODY_FIELDS = ['content-type', 'content-length', 'transfer-encoding'];
 
 export function requestConditionals(req: IncomingMessage) {
-  return conditionalHeaders(req.headersDistinct);
+  return conditionalHeaders(req.rawHeaders);
 }
 
 function sendNotModified(res: ServerResponse, fields: ReadonlyArray<[string, string]>): void {

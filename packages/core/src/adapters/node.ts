@@ -1,4 +1,4 @@
-// node:http adapter. Reads `req.headersDistinct` so repeated If-Match lines stay
+// node:http adapter. Reads `req.rawHeaders` so repeated If-Match lines stay
 // a list and a duplicated date line is seen as invalid (RFC 9110 5.3).
 import { type IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { decideByBody, type PreconditionOptions, type ValidatorsFn } from './common.js';

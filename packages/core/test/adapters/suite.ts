@@ -184,6 +184,20 @@ export function adapterSuite(name: string, start: StartApp): void {
       ],
       ['invalid If-Modified-Since is ignored', 'GET', ['If-Modified-Since: yesterday'], 200],
       ['If-Match true on GET', 'GET', ['If-Match: "v1"'], 200],
+      // Repeated lines and any spelling of a name (the adapters read the raw field lines).
+      [
+        'If-None-Match on two lines, the current tag on the second',
+        'GET',
+        ['If-None-Match: "v0"', 'If-None-Match: "v1"'],
+        304,
+      ],
+      ['names in any case', 'GET', ['iF-nOnE-mAtCh: "v1"'], 304],
+      [
+        'If-None-Match on two lines under two spellings',
+        'GET',
+        ['if-none-match: "v0"', 'IF-NONE-MATCH: "v1"'],
+        304,
+      ],
     ];
     it.each(reads)('%s', async (_label, method, lines, status) => {
       const r = await raw(app.url, method, '/doc/a', lines);
