@@ -26,15 +26,19 @@ export interface ReadRequest {
   range: string | undefined;
 }
 
-/** The parts of a Node request the decision reads (headersDistinct: repeated lines count). */
+/**
+ * The parts of a Node request the decision reads. The conditional fields come
+ * from the raw field lines (repeated lines count; core's conditionalHeaders),
+ * which costs no object per request field as headersDistinct does.
+ */
 export function readRequestOf(req: {
   method?: string | undefined;
   headers: IncomingHttpHeaders;
-  headersDistinct: Record<string, string[] | undefined>;
+  rawHeaders: readonly string[];
 }): ReadRequest {
   return {
     method: req.method === 'HEAD' ? 'HEAD' : 'GET',
-    conditionals: conditionalHeaders(req.headersDistinct),
+    conditionals: conditionalHeaders(req.rawHeaders),
     acceptEncoding: req.headers['accept-encoding'],
     range: req.headers.range,
   };

@@ -13,9 +13,7 @@ import type { DocumentStore, StoredValidators } from '../../src/store/types.js';
 const V: StoredValidators = { etag: '"7-abc"', lastModified: Date.UTC(2026, 0, 1), size: 5000 };
 
 function request(headers: Record<string, string>, method = 'GET') {
-  const distinct: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(headers)) distinct[k] = [v];
-  return readRequestOf({ method, headers, headersDistinct: distinct });
+  return readRequestOf({ method, headers, rawHeaders: Object.entries(headers).flat() });
 }
 
 describe('decideRead', () => {
