@@ -275,7 +275,12 @@ async function latency(r, samples) {
   const writer = await RawConn.open(portA);
   const onB = await RawConn.open(portB);
   const onA = await RawConn.open(portA);
-  const result = { other: { ack: [], sent: [] }, same: { ack: [], sent: [] }, errors: [] };
+  const result = {
+    other: { ack: [], sent: [] },
+    same: { ack: [], sent: [] },
+    errors: [],
+    notHeld: 0,
+  };
   try {
     for (let i = 0; i < samples; i++) {
       const where = i % 2 === 0 ? 'other' : 'same';
@@ -300,6 +305,11 @@ async function latency(r, samples) {
         result.errors.push(`waiter on ${where}: ${woke.status} ${woke.headers.etag ?? ''}`);
         continue;
       }
+      // Answered without waiting (the write landed before the GET was decided): not a wake-up.
+      if (woke.headers['preference-applied'] === undefined) {
+        result.notHeld++;
+        continue;
+      }
       result[where].ack.push(woke.at - put.at);
       result[where].sent.push(woke.at - sent);
     }
@@ -310,6 +320,7 @@ async function latency(r, samples) {
     other: { ack: stats(result.other.ack), sent: stats(result.other.sent) },
     same: { ack: stats(result.same.ack), sent: stats(result.same.sent) },
     errors: result.errors,
+    notHeld: result.notHeld,
   };
 }
 

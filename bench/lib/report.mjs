@@ -171,7 +171,8 @@ function liveSection(L, live, config) {
     '- **Wake-up latency**: two instances on one PostgreSQL database, and two processes on one SQLite file. ' +
       'A waiter has its request in flight (40 ms before the write) on instance B, or on A for comparison; ' +
       "a `PUT` with `If-Match` goes to A; latency = waiter's 200 received - PUT's acknowledgement received " +
-      "(and - PUT sent). Samples alternate B and A; the 200 must carry the PUT's ETag.",
+      "(and - PUT sent). Samples alternate B and A; the 200 must carry the PUT's ETag and " +
+      '`Preference-Applied: wait` (the request was held, not answered before the write).',
     '- **One write, many waiters**: the waiters hold one document on instance B, one `PUT` through A; ' +
       'every waiter must get the 200 with the new ETag. Body reads by B: PostgreSQL `/metrics` ' +
       '`ifmatch_store_queries_total{op="read"}` before/after; SQLite: the store exports no statement counts, so ' +
@@ -199,7 +200,7 @@ function liveSection(L, live, config) {
       ]) {
         const x = p.latency[where];
         L.push(
-          `| ${p.label} | ${label} | ${x.ack.n} | ${ms(x.ack.p50)} | ${ms(x.ack.p99)} | ${ms(x.ack.max)} | ${ms(x.sent.p50)} | ${ms(x.sent.p99)} | ${where === 'other' ? p.latency.errors.join('; ') : ''} | ${where === 'other' ? load(p.load) : ''} |`,
+          `| ${p.label} | ${label} | ${x.ack.n} | ${ms(x.ack.p50)} | ${ms(x.ack.p99)} | ${ms(x.ack.max)} | ${ms(x.sent.p50)} | ${ms(x.sent.p99)} | ${where === 'other' ? [...p.latency.errors, ...(p.latency.notHeld ? [`${p.latency.notHeld} answered without waiting (not counted)`] : [])].join('; ') : ''} | ${where === 'other' ? load(p.load) : ''} |`,
         );
       }
     }
