@@ -6,7 +6,7 @@
 // nothing and the live part only decides *when* the data moves.
 import { CursorExpiredError } from '@ifmatch/client';
 import { type QueryClient, type UseQueryResult, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { primeDocument, useDocument, useDocumentApi } from './hooks.js';
 import { documentKey, documentQueryOptions, type UseDocumentOptions } from './options.js';
 import {
@@ -19,10 +19,11 @@ import {
 /**
  * `connecting`: subscribed, the server has not answered yet (a document's
  * first version, a collection's cursor); `live`: following (reconnections
- * happen underneath, without a gap); `stopped`: disabled, or the subscription
- * ended with an error (`error` says which).
+ * happen underneath, without a gap); `paused`: the page is hidden (no request
+ * held; showing it again catches up first); `stopped`: disabled, or the
+ * subscription ended with an error (`error` says which).
  */
-export type LiveState = 'connecting' | 'live' | 'stopped';
+export type LiveState = 'connecting' | 'live' | 'paused' | 'stopped';
 
 export interface LiveStatus {
   state: LiveState;
@@ -34,6 +35,26 @@ export interface UseUpdatesOptions {
   enabled?: boolean;
   /** Seconds the server may hold each request (`Prefer: wait`; default: the client's, 30). */
   wait?: number;
+  /**
+   * Keep following while the page is hidden (default false). A browser gives
+   * one host about six HTTP/1.1 connections for all its tabs: held requests in
+   * hidden tabs would leave none for the visible one. Paused, a hidden tab
+   * holds nothing; shown again, it asks for what changed (the document's
+   * current version; the feed from the listing's cursor) before following on.
+   */
+  whileHidden?: boolean;
+}
+
+const onVisibility = (callback: () => void) => {
+  if (typeof document === 'undefined') return () => {};
+  document.addEventListener('visibilitychange', callback);
+  return () => document.removeEventListener('visibilitychange', callback);
+};
+const pageVisible = () => typeof document === 'undefined' || document.visibilityState !== 'hidden';
+
+/** False while the page is hidden (another tab in front, a minimized window). */
+function usePageVisible(): boolean {
+  return useSyncExternalStore(onVisibility, pageVisible, () => true);
 }
 
 /**
@@ -45,7 +66,9 @@ export interface UseUpdatesOptions {
 export function useDocumentUpdates(url: string, options: UseUpdatesOptions = {}): LiveStatus {
   const api = useDocumentApi();
   const queryClient = useQueryClient();
-  const enabled = options.enabled ?? true;
+  const visible = usePageVisible();
+  const wanted = options.enabled ?? true;
+  const enabled = wanted && (visible || options.whileHidden === true);
   const { wait } = options;
   const [status, setStatus] = useState<LiveStatus>({ state: 'connecting' });
 
@@ -92,7 +115,7 @@ export function useDocumentUpdates(url: string, options: UseUpdatesOptions = {})
     return () => controller.abort();
   }, [api, queryClient, url, enabled, wait]);
 
-  return enabled ? status : { state: 'stopped' };
+  return enabled ? status : { state: wanted ? 'paused' : 'stopped' };
 }
 
 /**
@@ -101,13 +124,17 @@ export function useDocumentUpdates(url: string, options: UseUpdatesOptions = {})
  */
 export function useLiveDocument<T = unknown>(
   url: string,
-  options: UseDocumentOptions & Pick<UseUpdatesOptions, 'wait'> = {},
+  options: UseDocumentOptions & Pick<UseUpdatesOptions, 'wait' | 'whileHidden'> = {},
 ): UseQueryResult<DocumentSnapshot<T>, Error> {
   const query = useDocument<T>(url, {
     ...options,
     refetchInterval: options.refetchInterval ?? false,
   });
-  useDocumentUpdates(url, { enabled: options.enabled ?? true, ...waitOption(options.wait) });
+  useDocumentUpdates(url, {
+    enabled: options.enabled ?? true,
+    ...waitOption(options.wait),
+    ...(options.whileHidden === undefined ? {} : { whileHidden: options.whileHidden }),
+  });
   return query;
 }
 
@@ -154,7 +181,9 @@ export function useCollectionUpdates(
 ): CollectionUpdates {
   const api = useDocumentApi();
   const queryClient = useQueryClient();
-  const enabled = (options.enabled ?? true) && options.since !== undefined;
+  const visible = usePageVisible();
+  const wanted = (options.enabled ?? true) && options.since !== undefined;
+  const enabled = wanted && (visible || options.whileHidden === true);
   const { wait } = options;
   // The feed starts from the cursor known when it starts; later listings
   // (revalidated because of the feed itself) do not restart it.
@@ -166,7 +195,8 @@ export function useCollectionUpdates(
     if (!enabled) return;
     const controller = new AbortController();
     const { signal } = controller;
-    setStatus({ state: 'connecting', recent: [] });
+    // A restart (shown again) keeps the changes listed so far.
+    setStatus((s) => ({ state: 'connecting', recent: s.recent }));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const revalidate = () => {
       timer ??= setTimeout(() => {
@@ -204,9 +234,9 @@ export function useCollectionUpdates(
     };
   }, [api, queryClient, collectionUrl, enabled, wait]);
 
-  return enabled
-    ? status
-    : { state: options.since === undefined ? 'connecting' : 'stopped', recent: [] };
+  if (enabled) return status;
+  if (wanted) return { ...status, state: 'paused' };
+  return { state: options.since === undefined ? 'connecting' : 'stopped', recent: [] };
 }
 
 /** The feed from `since`, across expired cursors (list again, resume from the new listing). */

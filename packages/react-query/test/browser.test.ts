@@ -224,6 +224,40 @@ describe.skipIf(!run)('@ifmatch/react-query in Chromium', () => {
     await eventually(() => server.waiters()).toBe(0);
   });
 
+  it('useLiveDocument holds no request while the page is hidden, and catches up when shown', async () => {
+    expect((await putJson(server.url + path('hidden'), { title: 'before' })).status).toBe(201);
+    const { context, page } = await open('hidden', 0, '&live=5');
+    const errors = collectErrors(page);
+    const setVisibility = (state: 'hidden' | 'visible') =>
+      page.evaluate((value) => {
+        Object.defineProperty(document, 'visibilityState', { value, configurable: true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, state);
+    try {
+      await eventually(() => server.waiters()).toBe(1);
+      await setVisibility('hidden');
+      await eventually(() => server.waiters()).toBe(0); // its held GET was cancelled
+      const { etag } = await getJson(server.url + path('hidden'));
+      expect(
+        (
+          await putJson(
+            server.url + path('hidden'),
+            { title: 'while hidden' },
+            { 'if-match': etag! },
+          )
+        ).status,
+      ).toBe(200);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await page.getByTestId('title').textContent()).toBe('before');
+      await setVisibility('visible');
+      await eventually(() => page.getByTestId('title').textContent()).toBe('while hidden');
+      await eventually(() => server.waiters()).toBe(1); // following again
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('useCollectionUpdates: members created, saved and deleted elsewhere show up in the listing', async () => {
     const c = `${coll}-feed`;
     const member = (id: string) => `${server.url}/api/${c}/${id}`;

@@ -20,6 +20,13 @@ interface Listing {
 
 const PAGE = 50;
 
+const LIVE_LABEL = {
+  live: 'Live: following the change feed',
+  connecting: 'Live: connecting…',
+  paused: 'Live: paused while the tab is hidden',
+  stopped: 'Live: stopped (reload to retry)',
+} as const;
+
 export function CollectionView(props: { collection: string; interval: number | false }) {
   const { collection } = props;
   // Cursors of the pages before the current one, for "Previous".
@@ -45,11 +52,7 @@ export function CollectionView(props: { collection: string; interval: number | f
       </h2>
       <h3 id="docs-title">Documents</h3>
       <p className="live-state" data-testid="collection-live" title={live.error?.message}>
-        {live.state === 'live'
-          ? 'Live: following the change feed'
-          : live.state === 'connecting'
-            ? 'Live: connecting…'
-            : 'Live: stopped (reload to retry)'}
+        {LIVE_LABEL[live.state]}
       </p>
       {list.isPending && <p aria-busy="true">Loading…</p>}
       {list.error && !(list.error instanceof DocumentNotFoundError) && (

@@ -29,6 +29,13 @@ interface Session {
   text: string;
 }
 
+const LIVE_LABEL = {
+  live: 'following changes',
+  connecting: 'connecting…',
+  paused: 'paused (tab hidden)',
+  stopped: 'stopped',
+} as const;
+
 type Notice = { kind: 'ok' | 'error'; text: string } | null;
 
 /** What "Merge automatically" did, shown until the next save or edit elsewhere. */
@@ -370,11 +377,7 @@ export function DocumentView(props: { collection: string; id: string; interval: 
         <div>
           <dt>Live</dt>
           <dd data-testid="live" title={live.error?.message}>
-            {live.state === 'live'
-              ? 'following changes'
-              : live.state === 'connecting'
-                ? 'connecting…'
-                : 'stopped'}
+            {LIVE_LABEL[live.state]}
           </dd>
         </div>
         <div>
