@@ -92,7 +92,8 @@ export function CollectionView(props: { collection: string; interval: number | f
           <summary>Recent changes ({live.recent.length})</summary>
           <ol aria-label="Changes, newest first" data-testid="live-log">
             {live.recent.map((c) => (
-              <li key={c.cursor}>
+              // One cursor per feed page: the id and the new ETag tell its changes apart.
+              <li key={`${c.cursor} ${c.id} ${c.etag ?? 'deleted'}`}>
                 <code>{c.id}</code> {c.deleted ? 'deleted' : `saved ${c.etag ?? ''}`}
               </li>
             ))}
