@@ -3,6 +3,7 @@
 // collection, bearer tokens, usage errors, and a clean exit 0 on SIGINT/SIGTERM.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -239,6 +240,32 @@ describe('ifmatch watch with --auth', () => {
     } finally {
       await guarded.stop();
     }
+  });
+});
+
+describe('ifmatch watch without a server', () => {
+  it('says once on stderr that it cannot reach the server and keeps retrying; SIGTERM still exits 0', async () => {
+    // A port nothing listens on: taken, then released.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+
+    const w = watch([`http://127.0.0.1:${port}/api/nobody/home`]);
+    const deadline = Date.now() + 10_000;
+    while (!w.stderr().includes('retrying') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(w.stderr()).toMatch(
+      /^ifmatch watch: cannot reach http:\/\/127\.0\.0\.1:\d+\/api\/nobody\/home: ECONNREFUSED; retrying\n$/,
+    );
+    // Retries (backoff from 0.5 s) report nothing new, and it is still running.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(w.stderr().match(/cannot reach/g)).toHaveLength(1);
+    expect(w.child.exitCode).toBeNull();
+    w.child.kill('SIGTERM');
+    expect(await w.exit).toBe(0);
+    expect(w.pending()).toEqual([]);
   });
 });
 
