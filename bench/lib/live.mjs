@@ -49,8 +49,11 @@ function stats(values) {
   return {
     n: s.length,
     p50: percentile(s, 50),
+    p90: percentile(s, 90),
     p99: percentile(s, 99),
     max: s.at(-1) ?? Number.NaN,
+    // In arrival order, for a closer look (bench/.tmp/results.json).
+    samples: values.map((x) => Math.round(x * 100) / 100),
   };
 }
 

@@ -190,8 +190,8 @@ function liveSection(L, live, config) {
   if (live.pairs.length) {
     L.push(
       '',
-      '| backend | waiter on | samples | p50 ms after ack | p99 | max | p50 ms after PUT sent | p99 | errors | load average |',
-      '|---|---|---:|---:|---:|---:|---:|---:|---|---|',
+      '| backend | waiter on | samples | p50 ms after ack | p90 | p99 | max | p50 ms after PUT sent | p99 | errors | load average |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|',
     );
     for (const p of live.pairs) {
       for (const [where, label] of [
@@ -200,7 +200,7 @@ function liveSection(L, live, config) {
       ]) {
         const x = p.latency[where];
         L.push(
-          `| ${p.label} | ${label} | ${x.ack.n} | ${ms(x.ack.p50)} | ${ms(x.ack.p99)} | ${ms(x.ack.max)} | ${ms(x.sent.p50)} | ${ms(x.sent.p99)} | ${where === 'other' ? [...p.latency.errors, ...(p.latency.notHeld ? [`${p.latency.notHeld} answered without waiting (not counted)`] : [])].join('; ') : ''} | ${where === 'other' ? load(p.load) : ''} |`,
+          `| ${p.label} | ${label} | ${x.ack.n} | ${ms(x.ack.p50)} | ${ms(x.ack.p90)} | ${ms(x.ack.p99)} | ${ms(x.ack.max)} | ${ms(x.sent.p50)} | ${ms(x.sent.p99)} | ${where === 'other' ? [...p.latency.errors, ...(p.latency.notHeld ? [`${p.latency.notHeld} answered without waiting (not counted)`] : [])].join('; ') : ''} | ${where === 'other' ? load(p.load) : ''} |`,
         );
       }
     }
