@@ -137,7 +137,8 @@ function liveGoals(live, add) {
       f
         ? `${fmt(f.ok)} of ${fmt(f.waiters)} answered 200 with the new ETag (${f.early} early); instance B read the body ${f.reads} time(s), validators ${f.validators}`
         : (skipped?.reason ?? 'not measured'),
-      f ? f.ok === f.waiters && f.early === 0 && f.reads <= 1 : undefined,
+      // Exactly 1: B never held the new body, so 0 would mean the counting failed.
+      f ? f.ok === f.waiters && f.early === 0 && f.reads === 1 : undefined,
     );
   }
   const m = live.many;
