@@ -18,6 +18,7 @@ import {
   putJson,
   type RunningServer,
   repoRoot,
+  SCREENSHOTS,
   setEditorText,
   startServer,
 } from './harness.js';
@@ -200,6 +201,7 @@ describe.skipIf(!run)('web app: live documents', () => {
       // A's edits are still in its editor, and A sent no write.
       expect(await json(a.page)).toEqual({ ...doc, owner: 'bob' });
       expect(requestsA.filter((r) => r.method() !== 'GET')).toEqual([]);
+      await a.page.screenshot({ path: join(SCREENSHOTS, 'changed-elsewhere.png') });
 
       await banner.getByRole('button', { name: 'Merge automatically' }).click();
       const merged = a.page.getByTestId('auto-merged');
@@ -209,6 +211,7 @@ describe.skipIf(!run)('web app: live documents', () => {
         'From elsewhere: /title',
       );
       expect(await json(a.page)).toEqual({ title: 'Plan v2', owner: 'bob', count: 1 });
+      await a.page.screenshot({ path: join(SCREENSHOTS, 'auto-merge.png') });
       // The editor is now based on B's version: Save sends If-Match with its ETag.
       expect(await a.page.getByTestId('etag').textContent()).toBe(theirsETag);
       expect((await getJson(api('merge'))).value).toEqual({ ...doc, title: 'Plan v2' }); // not yet
@@ -223,7 +226,6 @@ describe.skipIf(!run)('web app: live documents', () => {
       expect(stored.etag).toBe(saved.headers().etag);
       // B had no edits left: it follows A's merged save.
       await eventually(() => json(b.page)).toEqual(stored.value);
-      await a.page.screenshot({ path: join(repoRoot, 'packages/web/screenshots/auto-merge.png') });
 
       // Overlapping edits: both change /count. No automatic merge; the person decides.
       await setEditorText(a.page, JSON.stringify({ ...(stored.value as object), count: 2 }));
