@@ -308,18 +308,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     );
   });
 
+  const cache = new BodyCache(options.cacheBytes ?? 64 * 1024 * 1024);
+  const live = new LiveHub(options.store, cache, options.live);
   const metrics = new Metrics({
     defaultMetrics: options.defaultMetrics ?? true,
     storeQueries: options.store.queryCounts?.bind(options.store),
+    liveWaiters: () => live.size,
   });
-  const cache = new BodyCache(options.cacheBytes ?? 64 * 1024 * 1024);
   const ctx: RouteContext = {
     store: options.store,
     strict: options.strict ?? false,
     bodyLimit,
     cache,
     metrics,
-    live: new LiveHub(options.store, cache, options.live),
+    live,
   };
   app.decorate('live', ctx.live);
 

@@ -28,6 +28,8 @@ export const ALLOWED_REQUEST_HEADERS = [
   'If-Range',
   'Range',
   'Prefer',
+  // A cross-origin EventSource sends it when it reconnects (SSE resume).
+  'Last-Event-ID',
   'Authorization',
   'X-Request-Id',
 ].join(', ');

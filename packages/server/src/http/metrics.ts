@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { Counter, collectDefaultMetrics, type Metric, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
 
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -79,6 +79,8 @@ export class Metrics {
       defaultMetrics?: boolean;
       /** The store's statements by operation (DocumentStore.queryCounts). */
       storeQueries?: () => ReadonlyMap<string, number>;
+      /** Held requests (Prefer: wait) and open event streams right now (LiveHub.size). */
+      liveWaiters?: () => number;
     } = {},
   ) {
     const tallies = () => this.#tallies();
@@ -143,6 +145,17 @@ export class Metrics {
         collect() {
           this.reset();
           for (const [op, n] of storeQueries()) this.inc({ op }, n);
+        },
+      });
+    }
+    const liveWaiters = options.liveWaiters;
+    if (liveWaiters) {
+      new Gauge({
+        name: 'ifmatch_live_waiters',
+        help: 'Requests held by Prefer: wait and open event streams (capped by --max-waiters)',
+        registers,
+        collect() {
+          this.set(liveWaiters());
         },
       });
     }

@@ -532,7 +532,10 @@ export class LiveHub {
       for (const set of this.#streams.values()) {
         for (const s of set) {
           s.stream.comment('heartbeat');
-          if (s.failed) this.#pullStream(s);
+          // Re-read the log at every heartbeat, not only after a failure: a
+          // change whose signal never came (an instance killed between its
+          // COMMIT and its NOTIFY) is then at most one heartbeat late.
+          this.#pullStream(s);
         }
       }
     }, this.options.heartbeatMs);

@@ -201,6 +201,49 @@ describe.each(storeFactories)('the live hub on $name', (factory: StoreFactory) =
     }
   }, 60_000);
 
+  it('a change whose signal never comes: a long-poll and a feed wait read it at their timeout, a stream at its heartbeat', async () => {
+    // The store's signals are cut (as when another instance dies between its
+    // COMMIT and its NOTIFY): only the timeouts and heartbeats are left.
+    const store = await factory.open();
+    store.subscribe = () => () => {};
+    const app = await buildApp({ store, defaultMetrics: false, live: { heartbeatMs: 100 } });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    try {
+      const etag = (await put(base, '/api/mute/d', { v: 1 })).headers.get('etag')!;
+      const { cursor } = (await (await fetch(`${base}/api/mute`)).json()) as { cursor: string };
+      const poll = get(`${base}/api/mute/d`, { 'if-none-match': etag, prefer: 'wait=1' });
+      const feedWait = get(`${base}/api/mute?since=${cursor}`, { prefer: 'wait=1' });
+      let streamText = '';
+      const streamReq = httpRequest(`${base}/api/mute?since=${cursor}`, {
+        headers: { accept: 'text/event-stream' },
+        agent: false,
+      });
+      streamReq.on('response', (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          streamText += c;
+        });
+      });
+      streamReq.on('error', () => {});
+      streamReq.end();
+      await until(() => app.live.size === 3);
+      const written = await put(base, '/api/mute/d', { v: 2 }, { 'if-match': etag });
+      expect(written.status).toBe(200);
+      const answered = await poll;
+      expect(answered.status).toBe(200);
+      expect(JSON.parse(answered.body)).toEqual({ v: 2 });
+      expect(answered.headers['preference-applied']).toBe('wait=1');
+      const page = JSON.parse((await feedWait).body) as { changes: Array<{ id: string }> };
+      expect(page.changes.map((c) => c.id)).toEqual(['d']);
+      await until(() => /^data: .*"d"/m.test(streamText), 5000);
+      streamReq.destroy();
+    } finally {
+      await app.close();
+      await store.close();
+    }
+  }, 30_000);
+
   it('two app instances on one storage: a write on A wakes a long-poll, a feed wait and a stream on B', async () => {
     const storage = await sharedStorage(factory.name);
     const stores = [await storage.open(), await storage.open()];

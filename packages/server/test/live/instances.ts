@@ -36,6 +36,20 @@ function get(url: string, headers: Record<string, string>) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Requests an instance holds right now (its /metrics gauge). */
+async function waitersOn(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^ifmatch_live_waiters (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+async function until(ok: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -71,8 +85,8 @@ export function liveInstanceSuite({ name, storage, env = {} }: InstanceSuite): v
     const putOnly: number[] = [];
     for (let n = 1; n <= 40; n++) {
       const poll = get(`${b.url}/api/live/doc`, { 'if-none-match': etag, prefer: 'wait=20' });
-      // Let B register the waiter (its own re-check makes an early write harmless anyway).
-      await sleep(n === 1 ? 100 : 15);
+      // Write once B holds the request (else B answers at once, without waiting).
+      await until(async () => (await waitersOn(b.url)) >= 1);
       const started = performance.now();
       const written = await put(`${a.url}/api/live/doc`, { n }, { 'if-match': etag });
       putOnly.push(performance.now() - started);
@@ -108,7 +122,7 @@ export function liveInstanceSuite({ name, storage, env = {} }: InstanceSuite): v
     });
     stream.on('error', () => {});
     stream.end();
-    await sleep(200);
+    await until(async () => (await waitersOn(b.url)) >= 2);
     const ids = ['x', 'y', 'z'];
     for (const id of ids) expect((await put(`${a.url}/api/feed/${id}`, { id })).status).toBe(201);
     await fetch(`${a.url}/api/feed/y`, { method: 'DELETE' });
@@ -139,7 +153,7 @@ export function liveInstanceSuite({ name, storage, env = {} }: InstanceSuite): v
   it(`${name}: --max-wait caps the wait; SIGTERM answers a waiter at once`, async () => {
     const etag = (await put(`${a.url}/api/cap/d`, {})).headers.get('etag')!;
     const poll = get(`${b.url}/api/cap/d`, { 'if-none-match': etag, prefer: 'wait=99999' });
-    await sleep(200);
+    await until(async () => (await waitersOn(b.url)) >= 1);
     const started = performance.now();
     await b.stop();
     const answer = await poll;

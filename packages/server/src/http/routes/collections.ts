@@ -90,7 +90,7 @@ function expired(error: ChangesExpiredError): ProblemBody {
     410,
     'cursor-expired',
     'The changes after this cursor are no longer kept: list the collection again and follow the feed from its cursor',
-    { title: 'Gone', oldest: error.oldest },
+    { oldest: error.oldest },
   );
 }
 
@@ -124,7 +124,12 @@ export async function collectionRoutes(app: FastifyInstance, ctx: RouteContext):
       if (held) {
         reply.header('preference-applied', `wait=${wait}`);
         const woken = await held;
-        page = woken.kind === 'changes' ? woken.page : { changes: [], position: after };
+        if (woken.kind === 'changes') page = woken.page;
+        // A timeout reads the log once more (a change whose signal never came
+        // is then at most one wait late); shutdown answers at once.
+        else if (woken.kind === 'timeout') {
+          page = await store.changes(collection, { after, limit: reading.limit });
+        } else page = { changes: [], position: after };
       } else {
         page = await store.changes(collection, { after, limit: reading.limit });
       }

@@ -152,6 +152,12 @@ export async function documentRoutes(app: FastifyInstance, ctx: RouteContext): P
           if (woken.kind === 'changed') {
             ({ v, body } = woken);
             decision = decideRead(read, v);
+          } else if (woken.kind === 'timeout') {
+            // The timeout's answer is read now, not remembered from the start:
+            // a change whose signal never came (another instance died between
+            // its COMMIT and its NOTIFY) is then at most one wait late.
+            v = await store.validators(key);
+            decision = decideRead(read, v);
           }
         }
       }
