@@ -293,6 +293,7 @@ async function main() {
       pg,
       docs,
       port,
+      quick: config.quick,
       tool: config.tool,
       seconds: config.seconds,
       warmup: config.warmup,

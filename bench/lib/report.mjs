@@ -181,8 +181,9 @@ function liveSection(L, live, config) {
       '`SELECT … body FROM documents` is the body read.',
     `- **Many waiters**: two identical instances X and Y (SQLite, default options, one file); X holds the ` +
       `\`Prefer: wait=60\` waiters on one document; ${config.tool} 304 load (${config.connections} connections) on another ` +
-      `document goes to X and Y in turns (order alternating), ${config.reps} pair(s) of ${config.seconds} s runs; ratio = median ` +
-      'of the per-pair ratios X / Y (a control pair before the waiters open shows X and Y alike). RSS = VmRSS of X ' +
+      `document goes to X and Y in turns (order alternating), ${live.many?.with.length ?? ''} pair(s) of ${live.many?.runSeconds ?? ''} s runs ` +
+      "(all within the waiters' 60 s); ratio = median of the per-pair ratios X / Y; the control = the same for two pairs " +
+      'before the waiters open (X and Y alike would be 1.0x: the spread of the control is the noise). RSS = VmRSS of X ' +
       '(/proc/PID/status) before opening them and while they wait (max of after opening and after the load). ' +
       'At the end one write to their document must wake them all.',
     '',
