@@ -5,7 +5,7 @@
 // several instances at once.
 
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres.js';
 import {
   ChangesExpiredError,
@@ -13,13 +13,7 @@ import {
   type StoredChange,
   type WriteDecider,
 } from '../../src/store/types.js';
-import {
-  createTestDatabase,
-  describePostgres,
-  type Outage,
-  relayToPostgres,
-  type TestDatabase,
-} from './pg.js';
+import { createTestDatabase, describePostgres, sharedDatabase } from './pg.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 const put =
@@ -40,23 +34,11 @@ async function allChanges(store: DocumentStore, collection: string, after = 0) {
 }
 
 await describePostgres('PostgreSQL change log', () => {
-  let db: TestDatabase;
-  let relay: Outage;
+  const instances = sharedDatabase({ latencyMs: 2, a: { poolSize: 8 }, b: { poolSize: 8 } });
   let a: DocumentStore;
   let b: DocumentStore;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    // 2 ms each way: transactions of the two instances really overlap.
-    relay = await relayToPostgres({ latencyMs: 2 });
-    a = await openPostgresStore(relay.url(db.name), { poolSize: 8 });
-    b = await openPostgresStore(relay.url(db.name), { poolSize: 8 });
-  });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await relay?.close();
-    await db?.drop();
+  beforeAll(() => {
+    ({ a, b } = instances);
   });
 
   it('logs every committed write with the collection counter as position; refusals and no-op deletes add nothing', async () => {

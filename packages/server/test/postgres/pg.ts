@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import pg from 'pg';
-import { describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.js';
 
 /** A database we may connect to in order to create and drop test databases. */
 export const ADMIN_URL = process.env.IFMATCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -255,4 +256,41 @@ export async function relayToPostgres(options: { latencyMs?: number } = {}): Pro
     start: listen,
     close: stop,
   };
+}
+
+/** Two server instances' stores on one fresh database, for a suite (see sharedDatabase). */
+export interface StorePair {
+  a: PostgresStore;
+  b: PostgresStore;
+  /** The relay both connect through: stop() and start() it for an outage. */
+  relay: Outage;
+  db: TestDatabase;
+}
+
+/**
+ * Two stores (two pools: two server instances) on one throwaway database,
+ * through a relay adding `latencyMs` each way so their transactions really
+ * overlap, as over a network. Opened (schema created) before the suite's
+ * tests and closed after them; the fields are set once the tests run.
+ */
+export function sharedDatabase(options: {
+  latencyMs: number;
+  a: PostgresStoreOptions;
+  b: PostgresStoreOptions;
+}): StorePair {
+  const pair = {} as StorePair;
+  beforeAll(async () => {
+    pair.db = await createTestDatabase();
+    pair.relay = await relayToPostgres({ latencyMs: options.latencyMs });
+    pair.a = new PostgresStore(pair.relay.url(pair.db.name), options.a);
+    pair.b = new PostgresStore(pair.relay.url(pair.db.name), options.b);
+    await Promise.all([pair.a.ensureSchema(), pair.b.ensureSchema()]);
+  });
+  afterAll(async () => {
+    await pair.a?.close();
+    await pair.b?.close();
+    await pair.relay?.close();
+    await pair.db?.drop();
+  });
+  return pair;
 }

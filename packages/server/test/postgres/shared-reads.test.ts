@@ -4,39 +4,26 @@
 // database, through a relay adding latency, so lookups really pile up behind a
 // statement in flight and writes really interleave with them.
 
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { buildApp } from '../../src/http/app.js';
-import { PostgresStore } from '../../src/store/postgres.js';
+import type { PostgresStore } from '../../src/store/postgres.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
-import {
-  createTestDatabase,
-  describePostgres,
-  type Outage,
-  relayToPostgres,
-  type TestDatabase,
-} from './pg.js';
+import { describePostgres, type Outage, sharedDatabase } from './pg.js';
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 const queries = (store: PostgresStore, op: string) => store.queryCounts().get(op) ?? 0;
 
 await describePostgres('PostgreSQL: shared round trips for reads', () => {
-  let db: TestDatabase;
-  let relay: Outage;
+  const instances = sharedDatabase({
+    latencyMs: 3,
+    a: { poolSize: 4, readsInFlight: 2 },
+    b: { poolSize: 4 },
+  });
   let reader: PostgresStore;
   let writer: PostgresStore;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    relay = await relayToPostgres({ latencyMs: 3 });
-    reader = new PostgresStore(relay.url(db.name), { poolSize: 4, readsInFlight: 2 });
-    writer = new PostgresStore(relay.url(db.name), { poolSize: 4 });
-    await Promise.all([reader.ensureSchema(), writer.ensureSchema()]);
-  });
-  afterAll(async () => {
-    await reader?.close();
-    await writer?.close();
-    await relay?.close();
-    await db?.drop();
+  let relay: Outage;
+  beforeAll(() => {
+    ({ a: reader, b: writer, relay } = instances);
   });
 
   it('answers many concurrent lookups with fewer statements than lookups, each its own answer', async () => {
