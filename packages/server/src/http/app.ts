@@ -8,7 +8,7 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
-import { LiveHub, type LiveOptions } from '../live/waiters.js';
+import { LiveHub, type LiveOptions, type LiveStatus } from '../live/waiters.js';
 import type { DocumentStore } from '../store/types.js';
 import { StoreUnavailableError } from '../store/types.js';
 import { type AuthConfig, authPlugin } from './auth.js';
@@ -32,8 +32,8 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The live hub (src/live/waiters.ts): waiting requests and event streams; `live.size` counts them. */
-    live: LiveHub;
+    /** The live hub (src/live/waiters.ts): `live.size` counts waiting requests and event streams. */
+    live: LiveStatus;
   }
 }
 

@@ -147,7 +147,13 @@ interface StreamState {
 
 const docKey = (key: DocKey) => `${key.collection}\0${key.id}`;
 
-export class LiveHub {
+/** What an app tells of its live hub (`app.live`): the rest is internal. */
+export interface LiveStatus {
+  /** Requests held by Prefer: wait and open event streams right now. */
+  readonly size: number;
+}
+
+export class LiveHub implements LiveStatus {
   readonly options: LiveOptions;
   #store: DocumentStore;
   #cache: BodyCache;
