@@ -6,15 +6,10 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAuthConfig } from '../../src/http/auth.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
+import { type Change, openEvents, sleep, until } from '../helpers/live.js';
 import { problemOf, put, startTestServer, type TestServer } from '../helpers/server.js';
 import { type StoreFactory, storeFactories } from '../helpers/stores.js';
 
-interface Change {
-  id: string;
-  etag?: string;
-  lastModified: string;
-  deleted: boolean;
-}
 interface FeedPage {
   changes: Change[];
   cursor: string;
@@ -23,17 +18,6 @@ interface ListPage {
   items: Array<{ id: string; etag: string }>;
   next: string | null;
   cursor: string;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `ok()` holds (or fails the test after `ms`). */
-async function until(ok: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await sleep(5);
-  }
 }
 
 async function listing(base: string, c: string): Promise<ListPage> {
@@ -76,69 +60,6 @@ function pending(url: string, headers: Record<string, string>, method = 'GET') {
   });
   response.catch(() => {});
   return { response, abort: () => req?.destroy() };
-}
-
-/** Reads an event stream's text as it arrives (own connection); `events()` parses what came so far. */
-function openEvents(url: string, headers: Record<string, string> = {}) {
-  let text = '';
-  let status = 0;
-  let responseHeaders: Record<string, string | string[] | undefined> = {};
-  let ended = false;
-  let req: ReturnType<typeof httpRequest> | undefined;
-  const done = new Promise<void>((resolve) => {
-    req = httpRequest(url, {
-      headers: { accept: 'text/event-stream', ...headers },
-      agent: false,
-    });
-    req.on('error', () => resolve());
-    req.on('response', (incoming) => {
-      status = incoming.statusCode!;
-      responseHeaders = incoming.headers;
-      incoming.setEncoding('utf8');
-      incoming.on('data', (chunk: string) => {
-        text += chunk;
-      });
-      incoming.on('end', () => {
-        ended = true;
-        resolve();
-      });
-      incoming.on('error', () => resolve());
-      incoming.on('close', () => resolve());
-    });
-    req.end();
-  });
-  return {
-    done,
-    get status() {
-      return status;
-    },
-    header(name: string) {
-      return responseHeaders[name];
-    },
-    get text() {
-      return text;
-    },
-    get ended() {
-      return ended;
-    },
-    /** Dispatched events (those with data) in order. */
-    events(): Array<{ id: string; event: string; data: Change }> {
-      const out: Array<{ id: string; event: string; data: Change }> = [];
-      for (const block of text.split('\n\n')) {
-        const fields: Record<string, string> = {};
-        for (const line of block.split('\n')) {
-          if (line.startsWith(':') || line === '') continue;
-          const colon = line.indexOf(':');
-          fields[line.slice(0, colon)] = line.slice(colon + 1).replace(/^ /, '');
-        }
-        if (fields.data !== undefined) {
-          out.push({ id: fields.id!, event: fields.event!, data: JSON.parse(fields.data) });
-        }
-      }
-      return out;
-    },
-    close: () => req?.destroy(),
-  };
 }
 
 describe.each(storeFactories)('live documents on $name', (factory: StoreFactory) => {
@@ -608,16 +529,12 @@ describe.each(storeFactories)('live limits and shutdown on $name', (factory: Sto
       expect(res.headers.get('access-control-allow-origin')).toBe('*');
       expect(res.headers.get('access-control-expose-headers')).toMatch(/Preference-Applied/);
       expect(res.headers.get('cache-control')).toMatch(/private/);
-      const stream = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-        const req = httpRequest(`${s.base}/api/cors`, {
-          headers: { ...auth, accept: 'text/event-stream' },
-        });
-        req.on('response', resolve).on('error', reject).end();
-      });
-      expect(stream.statusCode).toBe(200);
-      expect(stream.headers['access-control-allow-origin']).toBe('*');
-      expect(stream.headers['cache-control']).toMatch(/no-store/);
-      stream.destroy();
+      const stream = openEvents(`${s.base}/api/cors`, auth);
+      await until(() => stream.status !== 0);
+      expect(stream.status).toBe(200);
+      expect(stream.header('access-control-allow-origin')).toBe('*');
+      expect(stream.header('cache-control')).toMatch(/no-store/);
+      stream.close();
       const noToken = await fetch(`${s.base}/api/cors`, {
         headers: { accept: 'text/event-stream' },
       });

@@ -3,7 +3,6 @@
 // the body; an expired cursor is 410; a slow event-stream reader is dropped
 // at a bounded buffer; two app instances on one storage wake each other.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,38 +11,11 @@ import { buildApp } from '../../src/http/app.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import type { DocumentStore } from '../../src/store/types.js';
+import { httpRequest } from '../helpers/http.js';
+import { openEvents, sleep, until } from '../helpers/live.js';
 import { problemOf, put, startTestServer } from '../helpers/server.js';
 import { type StoreFactory, storeFactories } from '../helpers/stores.js';
 import { createTestDatabase, type TestDatabase } from '../postgres/pg.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await sleep(5);
-  }
-}
-
-/** GET on its own connection; resolves with status and body. */
-function get(url: string, headers: Record<string, string>) {
-  return new Promise<{ status: number; body: string; headers: Record<string, unknown> }>(
-    (resolve, reject) => {
-      const req = httpRequest(url, { headers, agent: false });
-      req.on('error', reject);
-      req.on('response', (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          body += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
-      });
-      req.end();
-    },
-  );
-}
 
 /** Two stores on one storage (the same file / database), and what removes it. */
 async function sharedStorage(
@@ -90,7 +62,9 @@ describe.each(storeFactories)('the live hub on $name', (factory: StoreFactory) =
       };
       const N = 1000;
       const answers = Array.from({ length: N }, () =>
-        get(`${s.base}/api/fan/d`, { 'if-none-match': etag, prefer: 'wait=60' }),
+        httpRequest(`${s.base}/api/fan/d`, {
+          headers: { 'if-none-match': etag, prefer: 'wait=60' },
+        }),
       );
       // Every waiter registered and re-checked (one lookup by the route, one after subscribing).
       await until(() => s.app.live.size === N && lookups >= 2 * N, 30_000);
@@ -173,28 +147,10 @@ describe.each(storeFactories)('the live hub on $name', (factory: StoreFactory) =
       };
       const expected = feed.changes.map((c) => c.id);
       expect(expected).toHaveLength(600);
-      const got: string[] = [];
-      await new Promise<void>((resolve, reject) => {
-        const req = httpRequest(`${s.base}/api/big?since=0`, {
-          headers: { accept: 'text/event-stream' },
-          agent: false,
-        });
-        req.on('error', reject);
-        req.on('response', (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            text += chunk;
-            for (const m of text.matchAll(/^data: (.*)$/gm)) got.push(JSON.parse(m[1]!).id);
-            text = text.slice(text.lastIndexOf('\n\n') + 2);
-            if (got.length >= 600) {
-              req.destroy();
-              resolve();
-            }
-          });
-        });
-        req.end();
-      });
+      const stream = openEvents(`${s.base}/api/big?since=0`);
+      await until(() => stream.events().length >= 600, 50_000);
+      stream.close();
+      const got = stream.events().map((e) => e.data.id);
       expect(got).toEqual(expected);
     } finally {
       await s.close();
@@ -212,21 +168,13 @@ describe.each(storeFactories)('the live hub on $name', (factory: StoreFactory) =
     try {
       const etag = (await put(base, '/api/mute/d', { v: 1 })).headers.get('etag')!;
       const { cursor } = (await (await fetch(`${base}/api/mute`)).json()) as { cursor: string };
-      const poll = get(`${base}/api/mute/d`, { 'if-none-match': etag, prefer: 'wait=1' });
-      const feedWait = get(`${base}/api/mute?since=${cursor}`, { prefer: 'wait=1' });
-      let streamText = '';
-      const streamReq = httpRequest(`${base}/api/mute?since=${cursor}`, {
-        headers: { accept: 'text/event-stream' },
-        agent: false,
+      const poll = httpRequest(`${base}/api/mute/d`, {
+        headers: { 'if-none-match': etag, prefer: 'wait=1' },
       });
-      streamReq.on('response', (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          streamText += c;
-        });
+      const feedWait = httpRequest(`${base}/api/mute?since=${cursor}`, {
+        headers: { prefer: 'wait=1' },
       });
-      streamReq.on('error', () => {});
-      streamReq.end();
+      const stream = openEvents(`${base}/api/mute?since=${cursor}`);
       await until(() => app.live.size === 3);
       const written = await put(base, '/api/mute/d', { v: 2 }, { 'if-match': etag });
       expect(written.status).toBe(200);
@@ -236,8 +184,8 @@ describe.each(storeFactories)('the live hub on $name', (factory: StoreFactory) =
       expect(answered.headers['preference-applied']).toBe('wait=1');
       const page = JSON.parse((await feedWait).body) as { changes: Array<{ id: string }> };
       expect(page.changes.map((c) => c.id)).toEqual(['d']);
-      await until(() => /^data: .*"d"/m.test(streamText), 5000);
-      streamReq.destroy();
+      await until(() => /^data: .*"d"/m.test(stream.text), 5000);
+      stream.close();
     } finally {
       await app.close();
       await store.close();
@@ -259,21 +207,13 @@ describe.each(storeFactories)('the live hub on $name', (factory: StoreFactory) =
     try {
       const etag = (await put(a!, '/api/two/d', { v: 1 })).headers.get('etag')!;
       const { cursor } = (await (await fetch(`${b}/api/two`)).json()) as { cursor: string };
-      const poll = get(`${b}/api/two/d`, { 'if-none-match': etag, prefer: 'wait=20' });
-      const feedWait = get(`${b}/api/two?since=${cursor}`, { prefer: 'wait=20' });
-      let streamText = '';
-      const streamReq = httpRequest(`${b}/api/two?since=${cursor}`, {
-        headers: { accept: 'text/event-stream' },
-        agent: false,
+      const poll = httpRequest(`${b}/api/two/d`, {
+        headers: { 'if-none-match': etag, prefer: 'wait=20' },
       });
-      streamReq.on('response', (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          streamText += c;
-        });
+      const feedWait = httpRequest(`${b}/api/two?since=${cursor}`, {
+        headers: { prefer: 'wait=20' },
       });
-      streamReq.on('error', () => {});
-      streamReq.end();
+      const stream = openEvents(`${b}/api/two?since=${cursor}`);
       await until(() => apps[1]!.live.size === 3);
       const started = performance.now();
       const written = await put(a!, '/api/two/d', { v: 2 }, { 'if-match': etag });
@@ -285,9 +225,9 @@ describe.each(storeFactories)('the live hub on $name', (factory: StoreFactory) =
       expect(answered.headers.etag).toBe(newTag);
       const page = JSON.parse((await feedWait).body) as { changes: Array<{ etag: string }> };
       expect(page.changes.map((c) => c.etag)).toEqual([newTag]);
-      await until(() => streamText.includes('event: change'));
-      expect(streamText).toContain(JSON.stringify(newTag).slice(1, -1));
-      streamReq.destroy();
+      await until(() => stream.text.includes('event: change'));
+      expect(stream.text).toContain(JSON.stringify(newTag).slice(1, -1));
+      stream.close();
       console.log(
         `${factory.name}: write on A -> long-poll on B answered in ${pollMs.toFixed(1)} ms`,
       );

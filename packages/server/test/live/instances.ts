@@ -3,51 +3,17 @@
 // document long-poll, a feed wait and an event stream on instance B. Run by
 // test/live/processes.test.ts (SQLite) and test/postgres/live-instances.test.ts.
 // Latencies are printed (bench/ measures them properly), never asserted.
-import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildIfStale } from '../helpers/build.js';
+import { httpRequest } from '../helpers/http.js';
+import { openEvents, until } from '../helpers/live.js';
 import { CLI, type ServerProcess, startServer } from '../helpers/process.js';
-
-const put = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(url, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-
-/** GET on its own connection; resolves with status, body and fields. */
-function get(url: string, headers: Record<string, string>) {
-  return new Promise<{ status: number; body: string; headers: Record<string, unknown> }>(
-    (resolve, reject) => {
-      const req = httpRequest(url, { headers, agent: false });
-      req.on('error', reject);
-      req.on('response', (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          body += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
-      });
-      req.end();
-    },
-  );
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { put } from '../helpers/server.js';
 
 /** Requests an instance holds right now (its /metrics gauge). */
 async function waitersOn(base: string): Promise<number> {
   const text = await (await fetch(`${base}/metrics`)).text();
   return Number(/^ifmatch_live_waiters (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
-}
-
-async function until(ok: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -80,15 +46,17 @@ export function liveInstanceSuite({ name, storage, env = {} }: InstanceSuite): v
   });
 
   it(`${name}: a write on A answers a long-poll on B with the new document`, async () => {
-    let etag = (await put(`${a.url}/api/live/doc`, { n: 0 })).headers.get('etag')!;
+    let etag = (await put(a.url, `/api/live/doc`, { n: 0 })).headers.get('etag')!;
     const fromPut: number[] = [];
     const putOnly: number[] = [];
     for (let n = 1; n <= 40; n++) {
-      const poll = get(`${b.url}/api/live/doc`, { 'if-none-match': etag, prefer: 'wait=20' });
+      const poll = httpRequest(`${b.url}/api/live/doc`, {
+        headers: { 'if-none-match': etag, prefer: 'wait=20' },
+      });
       // Write once B holds the request (else B answers at once, without waiting).
       await until(async () => (await waitersOn(b.url)) >= 1);
       const started = performance.now();
-      const written = await put(`${a.url}/api/live/doc`, { n }, { 'if-match': etag });
+      const written = await put(a.url, `/api/live/doc`, { n }, { 'if-match': etag });
       putOnly.push(performance.now() - started);
       expect(written.status).toBe(200);
       const answer = await poll;
@@ -108,40 +76,28 @@ export function liveInstanceSuite({ name, storage, env = {} }: InstanceSuite): v
 
   it(`${name}: a write on A reaches a feed wait and an event stream on B, in commit order`, async () => {
     const { cursor } = (await (await fetch(`${b.url}/api/feed`)).json()) as { cursor: string };
-    const feedWait = get(`${b.url}/api/feed?since=${cursor}`, { prefer: 'wait=20' });
-    let text = '';
-    const stream = httpRequest(`${b.url}/api/feed?since=${cursor}`, {
-      headers: { accept: 'text/event-stream' },
-      agent: false,
+    const feedWait = httpRequest(`${b.url}/api/feed?since=${cursor}`, {
+      headers: { prefer: 'wait=20' },
     });
-    stream.on('response', (res) => {
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        text += c;
-      });
-    });
-    stream.on('error', () => {});
-    stream.end();
+    const stream = openEvents(`${b.url}/api/feed?since=${cursor}`);
     await until(async () => (await waitersOn(b.url)) >= 2);
     const ids = ['x', 'y', 'z'];
-    for (const id of ids) expect((await put(`${a.url}/api/feed/${id}`, { id })).status).toBe(201);
+    for (const id of ids) expect((await put(a.url, `/api/feed/${id}`, { id })).status).toBe(201);
     await fetch(`${a.url}/api/feed/y`, { method: 'DELETE' });
     const page = JSON.parse((await feedWait).body) as { changes: Array<{ id: string }> };
     // The wait answers at the first commit it sees: a prefix of the log.
     expect(page.changes.length).toBeGreaterThanOrEqual(1);
     expect(page.changes.map((c) => c.id)).toEqual(ids.slice(0, page.changes.length));
-    const deadline = Date.now() + 10_000;
-    const events = () => [...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!));
-    while (events().length < 4 && Date.now() < deadline) await sleep(10);
-    expect(events().map((e) => [e.id, e.deleted])).toEqual([
+    await until(() => stream.events().length >= 4);
+    expect(stream.events().map((e) => [e.data.id, e.data.deleted])).toEqual([
       ['x', false],
       ['y', false],
       ['z', false],
       ['y', true],
     ]);
-    stream.destroy();
+    stream.close();
     // The stream's ids and the feed agree on B and on A: one log.
-    const lastId = [...text.matchAll(/^id: (.*)$/gm)].at(-1)![1]!;
+    const lastId = [...stream.text.matchAll(/^id: (.*)$/gm)].at(-1)![1]!;
     for (const base of [a.url, b.url]) {
       const after = (await (await fetch(`${base}/api/feed?since=${lastId}`)).json()) as {
         changes: unknown[];
@@ -151,8 +107,10 @@ export function liveInstanceSuite({ name, storage, env = {} }: InstanceSuite): v
   }, 60_000);
 
   it(`${name}: --max-wait caps the wait; SIGTERM answers a waiter at once`, async () => {
-    const etag = (await put(`${a.url}/api/cap/d`, {})).headers.get('etag')!;
-    const poll = get(`${b.url}/api/cap/d`, { 'if-none-match': etag, prefer: 'wait=99999' });
+    const etag = (await put(a.url, `/api/cap/d`, {})).headers.get('etag')!;
+    const poll = httpRequest(`${b.url}/api/cap/d`, {
+      headers: { 'if-none-match': etag, prefer: 'wait=99999' },
+    });
     await until(async () => (await waitersOn(b.url)) >= 1);
     const started = performance.now();
     await b.stop();

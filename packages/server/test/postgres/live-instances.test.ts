@@ -2,14 +2,12 @@
 // instance A wakes the long-polls, feed waits and event streams of instance B
 // (LISTEN/NOTIFY), whichever instance a client is connected to; and when an
 // instance's LISTEN connection drops, its waiters get what committed meanwhile.
-import { request as httpRequest } from 'node:http';
 import { expect, it } from 'vitest';
 import { buildApp } from '../../src/http/app.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
+import { openEvents, sleep, until } from '../helpers/live.js';
 import { liveInstanceSuite } from '../live/instances.js';
 import { createTestDatabase, describePostgres, type Outage, relayToPostgres } from './pg.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 await describePostgres('live changes across two instances on one PostgreSQL', () => {
   liveInstanceSuite({
@@ -47,21 +45,8 @@ await describePostgres('live changes when the LISTEN connection drops', () => {
       const poll = fetch(`${base}/api/c/d`, {
         headers: { 'if-none-match': first.doc.etag, prefer: 'wait=30' },
       });
-      let text = '';
-      const stream = httpRequest(`${base}/api/c?since=${cursor}`, {
-        headers: { accept: 'text/event-stream' },
-        agent: false,
-      });
-      stream.on('response', (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          text += c;
-        });
-      });
-      stream.on('error', () => {});
-      stream.end();
-      const deadline = Date.now() + 10_000;
-      while (app.live.size < 2 && Date.now() < deadline) await sleep(10);
+      const stream = openEvents(`${base}/api/c?since=${cursor}`);
+      await until(() => app.live.size >= 2);
       expect(app.live.size).toBe(2);
       await sleep(200);
       await relay.stop();
@@ -71,14 +56,14 @@ await describePostgres('live changes when the LISTEN connection drops', () => {
         body: Buffer.from('{"v":2}'),
       }));
       await sleep(500);
-      expect(text).not.toContain('event: change');
+      expect(stream.text).not.toContain('event: change');
       await relay.start();
       const answer = await poll;
       expect(answer.status).toBe(200);
       expect(await answer.json()).toEqual({ v: 2 });
-      while (!text.includes('event: change') && Date.now() < deadline + 10_000) await sleep(10);
-      expect(text).toContain('"id":"d"');
-      stream.destroy();
+      await until(() => stream.text.includes('event: change'));
+      expect(stream.text).toContain('"id":"d"');
+      stream.close();
     } finally {
       await app.close();
       await cut.close();
