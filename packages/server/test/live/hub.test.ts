@@ -10,29 +10,48 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/http/app.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
-import type { DocumentStore } from '../../src/store/types.js';
 import { httpRequest } from '../helpers/http.js';
 import { openEvents, sleep, until } from '../helpers/live.js';
 import { problemOf, put, startTestServer } from '../helpers/server.js';
 import { type StoreFactory, storeFactories } from '../helpers/stores.js';
 import { createTestDatabase, type TestDatabase } from '../postgres/pg.js';
 
-/** Two stores on one storage (the same file / database), and what removes it. */
+/**
+ * One storage (a file / a database) as a factory whose `open()` opens another
+ * store on it each time (not a fresh one): for instances that share storage.
+ */
 async function sharedStorage(
   kind: string,
   options: { changeRetentionMs?: number } = {},
-): Promise<{ open: () => Promise<DocumentStore>; remove: () => Promise<void> }> {
+): Promise<StoreFactory> {
   if (kind === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'ifmatch-live-'));
     return {
+      name: kind,
       open: async () => openSqliteStore(join(dir, 'live.db'), options),
-      remove: async () => rmSync(dir, { recursive: true, force: true }),
+      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
     };
   }
   const db: TestDatabase = await createTestDatabase();
   return {
+    name: kind,
     open: () => openPostgresStore(db.url, { poolSize: 4, ...options }),
-    remove: () => db.drop(),
+    cleanup: () => db.drop(),
+  };
+}
+
+/**
+ * The three kinds of waiter at `base` for collection `c`: a long-poll on its
+ * document `d` (If-None-Match: `etag`), and a feed wait and an event stream
+ * from the listing's cursor now.
+ */
+async function waitOnAllThree(base: string, c: string, etag: string, wait: number) {
+  const { cursor } = (await (await fetch(`${base}/api/${c}`)).json()) as { cursor: string };
+  const prefer = `wait=${wait}`;
+  return {
+    poll: httpRequest(`${base}/api/${c}/d`, { headers: { 'if-none-match': etag, prefer } }),
+    feedWait: httpRequest(`${base}/api/${c}?since=${cursor}`, { headers: { prefer } }),
+    stream: openEvents(`${base}/api/${c}?since=${cursor}`),
   };
 }
 
@@ -96,10 +115,8 @@ describe.each(storeFactories)('the live hub on $name', (factory: StoreFactory) =
 
   it('a cursor older than the retention is 410 problem+json (feed and stream); since=0 is never expired', async () => {
     const storage = await sharedStorage(factory.name, { changeRetentionMs: 100 });
-    const store = await storage.open();
-    const app = await buildApp({ store, defaultMetrics: false });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const s = await startTestServer(storage);
+    const { base } = s;
     try {
       await put(base, '/api/old/a', {});
       const { cursor } = (await (await fetch(`${base}/api/old`)).json()) as { cursor: string };
@@ -128,9 +145,8 @@ describe.each(storeFactories)('the live hub on $name', (factory: StoreFactory) =
       const again = (await (await fetch(`${base}/api/old`)).json()) as { cursor: string };
       expect((await fetch(`${base}/api/old?since=${again.cursor}`)).status).toBe(200);
     } finally {
-      await app.close();
-      await store.close();
-      await storage.remove();
+      await s.close();
+      await storage.cleanup();
     }
   }, 30_000);
 
@@ -160,22 +176,20 @@ describe.each(storeFactories)('the live hub on $name', (factory: StoreFactory) =
   it('a change whose signal never comes: a long-poll and a feed wait read it at their timeout, a stream at its heartbeat', async () => {
     // The store's signals are cut (as when another instance dies between its
     // COMMIT and its NOTIFY): only the timeouts and heartbeats are left.
-    const store = await factory.open();
-    store.subscribe = () => () => {};
-    const app = await buildApp({ store, defaultMetrics: false, live: { heartbeatMs: 100 } });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const mute: StoreFactory = {
+      ...factory,
+      async open() {
+        const store = await factory.open();
+        store.subscribe = () => () => {};
+        return store;
+      },
+    };
+    const s = await startTestServer(mute, { live: { heartbeatMs: 100 } });
+    const { base } = s;
     try {
       const etag = (await put(base, '/api/mute/d', { v: 1 })).headers.get('etag')!;
-      const { cursor } = (await (await fetch(`${base}/api/mute`)).json()) as { cursor: string };
-      const poll = httpRequest(`${base}/api/mute/d`, {
-        headers: { 'if-none-match': etag, prefer: 'wait=1' },
-      });
-      const feedWait = httpRequest(`${base}/api/mute?since=${cursor}`, {
-        headers: { prefer: 'wait=1' },
-      });
-      const stream = openEvents(`${base}/api/mute?since=${cursor}`);
-      await until(() => app.live.size === 3);
+      const { poll, feedWait, stream } = await waitOnAllThree(base, 'mute', etag, 1);
+      await until(() => s.app.live.size === 3);
       const written = await put(base, '/api/mute/d', { v: 2 }, { 'if-match': etag });
       expect(written.status).toBe(200);
       const answered = await poll;
@@ -187,36 +201,20 @@ describe.each(storeFactories)('the live hub on $name', (factory: StoreFactory) =
       await until(() => /^data: .*"d"/m.test(stream.text), 5000);
       stream.close();
     } finally {
-      await app.close();
-      await store.close();
+      await s.close();
     }
   }, 30_000);
 
   it('two app instances on one storage: a write on A wakes a long-poll, a feed wait and a stream on B', async () => {
     const storage = await sharedStorage(factory.name);
-    const stores = [await storage.open(), await storage.open()];
-    const apps = await Promise.all(
-      stores.map((store) => buildApp({ store, defaultMetrics: false })),
-    );
-    const [a, b] = await Promise.all(
-      apps.map(async (app) => {
-        await app.listen({ port: 0, host: '127.0.0.1' });
-        return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-      }),
-    );
+    const servers = [await startTestServer(storage), await startTestServer(storage)];
+    const [a, b] = servers.map((s) => s.base) as [string, string];
     try {
-      const etag = (await put(a!, '/api/two/d', { v: 1 })).headers.get('etag')!;
-      const { cursor } = (await (await fetch(`${b}/api/two`)).json()) as { cursor: string };
-      const poll = httpRequest(`${b}/api/two/d`, {
-        headers: { 'if-none-match': etag, prefer: 'wait=20' },
-      });
-      const feedWait = httpRequest(`${b}/api/two?since=${cursor}`, {
-        headers: { prefer: 'wait=20' },
-      });
-      const stream = openEvents(`${b}/api/two?since=${cursor}`);
-      await until(() => apps[1]!.live.size === 3);
+      const etag = (await put(a, '/api/two/d', { v: 1 })).headers.get('etag')!;
+      const { poll, feedWait, stream } = await waitOnAllThree(b, 'two', etag, 20);
+      await until(() => servers[1]!.app.live.size === 3);
       const started = performance.now();
-      const written = await put(a!, '/api/two/d', { v: 2 }, { 'if-match': etag });
+      const written = await put(a, '/api/two/d', { v: 2 }, { 'if-match': etag });
       const newTag = written.headers.get('etag');
       const answered = await poll;
       const pollMs = performance.now() - started;
@@ -232,9 +230,8 @@ describe.each(storeFactories)('the live hub on $name', (factory: StoreFactory) =
         `${factory.name}: write on A -> long-poll on B answered in ${pollMs.toFixed(1)} ms`,
       );
     } finally {
-      for (const app of apps) await app.close();
-      for (const store of stores) await store.close();
-      await storage.remove();
+      for (const s of servers) await s.close();
+      await storage.cleanup();
     }
   }, 60_000);
 });

@@ -3,9 +3,9 @@
 // (LISTEN/NOTIFY), whichever instance a client is connected to; and when an
 // instance's LISTEN connection drops, its waiters get what committed meanwhile.
 import { expect, it } from 'vitest';
-import { buildApp } from '../../src/http/app.js';
 import { openPostgresStore } from '../../src/store/postgres.js';
 import { openEvents, sleep, until } from '../helpers/live.js';
+import { startTestServer } from '../helpers/server.js';
 import { liveInstanceSuite } from '../live/instances.js';
 import { createTestDatabase, describePostgres, type Outage, relayToPostgres } from './pg.js';
 
@@ -27,14 +27,17 @@ await describePostgres('live changes when the LISTEN connection drops', () => {
     const relay: Outage = await relayToPostgres();
     const writer = await openPostgresStore(db.url, { poolSize: 2 });
     // Only B's LISTEN connection goes through the relay: its pool stays up.
-    const cut = await openPostgresStore(db.url, {
-      poolSize: 2,
-      listenUrl: relay.url(db.name),
-      onError: () => {},
+    const cut = await startTestServer({
+      name: 'postgres',
+      open: () =>
+        openPostgresStore(db.url, {
+          poolSize: 2,
+          listenUrl: relay.url(db.name),
+          onError: () => {},
+        }),
+      cleanup: async () => {},
     });
-    const app = await buildApp({ store: cut, defaultMetrics: false });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const { base, app } = cut;
     try {
       const first = await writer.write({ collection: 'c', id: 'd' }, () => ({
         action: 'put',
@@ -65,7 +68,6 @@ await describePostgres('live changes when the LISTEN connection drops', () => {
       expect(stream.text).toContain('"id":"d"');
       stream.close();
     } finally {
-      await app.close();
       await cut.close();
       await writer.close();
       await relay.close();
