@@ -2,13 +2,9 @@
 // small server the test controls (helpers/live-server.ts): paging, resuming
 // after failures without gap or duplicate, 410, pacing, abort.
 
-import {
-  type CollectionChange,
-  CursorExpiredError,
-  HttpError,
-  IfMatchClient,
-} from '@ifmatch/client';
+import { CursorExpiredError, HttpError, IfMatchClient } from '@ifmatch/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { collect, delay, take, until } from './helpers/iterate.js';
 import { type FeedEntry, type LiveServer, startLiveServer } from './helpers/live-server.js';
 
 let server: LiveServer;
@@ -20,27 +16,12 @@ afterEach(async () => {
   await server.close();
 });
 
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const change = (id: string, i: number, deleted = false): FeedEntry => ({
   id,
   ...(deleted ? {} : { etag: `"${id}-${i}"` }),
   lastModified: new Date(i * 1000).toUTCString(),
   deleted,
 });
-
-/** Collect `n` changes from the iterator (then stop it). */
-async function take(
-  events: AsyncIterableIterator<CollectionChange>,
-  n: number,
-): Promise<CollectionChange[]> {
-  const out: CollectionChange[] = [];
-  if (n === 0) return out;
-  for await (const c of events) {
-    out.push(c);
-    if (out.length === n) break;
-  }
-  return out;
-}
 
 describe('changes()', () => {
   it('without since, starts from the listing cursor: earlier changes are not replayed', async () => {
@@ -115,10 +96,7 @@ describe('changes()', () => {
       signal: controller.signal,
       backoff: { base: 10, cap: 40 },
     });
-    const out: CollectionChange[] = [];
-    const reading = (async () => {
-      for await (const c of events) out.push(c);
-    })();
+    const { out, done: reading } = collect(events);
     const expected: FeedEntry[] = [];
     for (let round = 0; round < 6; round++) {
       const batch = [change(`x${round}`, round * 2 + 1), change(`y${round}`, round * 2 + 2)];
@@ -128,8 +106,7 @@ describe('changes()', () => {
       server.append(...batch);
       await delay(60);
     }
-    const deadline = Date.now() + 5000;
-    while (out.length < expected.length && Date.now() < deadline) await delay(20);
+    await until(() => out.length >= expected.length, 5000);
     controller.abort();
     await reading; // ends cleanly: no throw
     expect(out.map(({ cursor: _, ...c }) => c)).toEqual(expected);

@@ -7,13 +7,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type CollectionChange,
-  CursorExpiredError,
-  IfMatchClient,
-  type WatchEvent,
-} from '@ifmatch/client';
+import { CursorExpiredError, IfMatchClient, type WatchEvent } from '@ifmatch/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  activeTimers,
+  collect,
+  delay,
+  nextWithin,
+  type Pending,
+  take,
+  until,
+} from './helpers/iterate.js';
 import { type CountingProxy, startProxy } from './helpers/proxy.js';
 import { type RunningServer, startServer } from './helpers/server.js';
 
@@ -23,7 +27,6 @@ const folder = mkdtempSync(join(tmpdir(), 'ifmatch-client-live-'));
 let n = 0;
 const dbFile = () => join(folder, `s${++n}.db`);
 const unique = () => `${++n}-${Date.now()}`;
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   server = await startServer({ db: dbFile() });
@@ -51,38 +54,6 @@ afterEach(() => {
   vi.restoreAllMocks();
   proxy.reset();
 });
-
-type Pending<T> = { current: Promise<IteratorResult<T>> | undefined };
-
-/** The next event, or 'none' when none comes within `ms` (the pending next() is kept for later). */
-async function nextWithin<T>(
-  events: AsyncIterator<T>,
-  pending: Pending<T>,
-  ms: number,
-): Promise<IteratorResult<T> | 'none'> {
-  pending.current ??= events.next();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const result = await Promise.race([
-    pending.current,
-    new Promise<'none'>((r) => {
-      timer = setTimeout(() => r('none'), ms);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (result !== 'none') pending.current = undefined;
-  return result;
-}
-
-/** Resolves when `condition()` holds; fails the test after 3 s. */
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 3000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`not true within 3 s: ${condition}`);
-    await delay(10);
-  }
-}
-
-const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
 describe('watch() against the ifmatch server', () => {
   it("sees another client's write within the wait, with one held GET and no polling", async () => {
@@ -187,7 +158,7 @@ describe('watch() against the ifmatch server', () => {
       const controller = new AbortController();
       const events = client.watch(path, { signal: controller.signal, wait: 30 });
       await events.next();
-      before = timers();
+      before = activeTimers();
       const held = events.next();
       await until(() => own.waiters() === 1);
       controller.abort();
@@ -197,7 +168,7 @@ describe('watch() against the ifmatch server', () => {
     // Closed: the server's timers are gone (its store subscription lingers a
     // while after the last waiter, by design); any left would be the client's.
     await delay(50);
-    expect(timers()).toBeLessThanOrEqual(before);
+    expect(activeTimers()).toBeLessThanOrEqual(before);
   });
 });
 
@@ -209,19 +180,14 @@ describe('changes() against the ifmatch server', () => {
     const client = new IfMatchClient({ baseUrl: proxy.url });
     const controller = new AbortController();
     const events = client.changes(collection, { signal: controller.signal, wait: 10 });
-    const out: CollectionChange[] = [];
-    const reading = (async () => {
-      for await (const c of events) out.push(c);
-    })();
-    const deadline = Date.now() + 3000;
-    while (proxy.count('GET') < 1 && Date.now() < deadline) await delay(10);
+    const { out, done: reading } = collect(events);
+    await until(() => proxy.count('GET') >= 1);
     await delay(100); // the feed request is held now
     const tags: (string | undefined)[] = [];
     for (let i = 0; i < 5; i++) tags.push((await writer.put(`${collection}/x`, { i })).etag);
     await writer.remove(`${collection}/x`);
     const created = await writer.create(`${collection}/y`, { y: 1 });
-    const until = Date.now() + 5000;
-    while (out.length < 7 && Date.now() < until) await delay(20);
+    await until(() => out.length >= 7, 5000);
     controller.abort();
     await reading;
     expect(out.map((c) => [c.id, c.deleted, c.etag])).toEqual([
@@ -249,14 +215,7 @@ describe('changes() against the ifmatch server', () => {
         return res;
       },
     });
-    const [c] = await (async () => {
-      const out: CollectionChange[] = [];
-      for await (const change of client.changes(collection, { wait: 5 })) {
-        out.push(change);
-        break;
-      }
-      return out;
-    })();
+    const [c] = await take(client.changes(collection, { wait: 5 }), 1);
     expect(between).toBeDefined();
     expect(c).toMatchObject({ id: 'b', etag: between, deleted: false });
   });
@@ -273,10 +232,7 @@ describe('changes() against the ifmatch server', () => {
       signal: controller.signal,
       backoff: { base: 10, cap: 50 },
     });
-    const out: CollectionChange[] = [];
-    const reading = (async () => {
-      for await (const c of events) out.push(c);
-    })();
+    const { out, done: reading } = collect(events);
     const expected: string[] = [];
     const feedGet = (req: { method?: string; url?: string }) =>
       req.method === 'GET' && (req.url ?? '').includes('since=');
@@ -290,8 +246,7 @@ describe('changes() against the ifmatch server', () => {
       }
       await delay(80);
     }
-    const until = Date.now() + 8000;
-    while (out.length < expected.length && Date.now() < until) await delay(20);
+    await until(() => out.length >= expected.length, 8000);
     await delay(200); // a duplicate would show up now
     controller.abort();
     await reading;
@@ -325,7 +280,7 @@ describe('changes() against the ifmatch server', () => {
   });
 
   it('abort during the held feed request: ends cleanly, no waiter and no timer left', async () => {
-    const before = timers();
+    const before = activeTimers();
     await withServer({}, async (own) => {
       const collection = `/api/feed${unique()}`;
       const client = new IfMatchClient({ baseUrl: own.url });
@@ -338,6 +293,6 @@ describe('changes() against the ifmatch server', () => {
       await until(() => own.waiters() === 0);
     });
     await delay(50);
-    expect(timers()).toBeLessThanOrEqual(before);
+    expect(activeTimers()).toBeLessThanOrEqual(before);
   });
 });

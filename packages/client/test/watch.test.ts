@@ -5,6 +5,7 @@
 
 import { HttpError, IfMatchClient, type WatchEvent } from '@ifmatch/client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { activeTimers, delay, nextWithin, type Pending } from './helpers/iterate.js';
 import { type LiveServer, startLiveServer } from './helpers/live-server.js';
 
 let server: LiveServer;
@@ -17,27 +18,6 @@ afterEach(async () => {
   vi.restoreAllMocks();
   await server.close();
 });
-
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The next event, or 'none' when none comes within `ms`. */
-async function nextWithin<T>(
-  it: AsyncIterator<T>,
-  pending: { current: Promise<IteratorResult<T>> | undefined },
-  ms: number,
-): Promise<IteratorResult<T> | 'none'> {
-  pending.current ??= it.next();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const result = await Promise.race([
-    pending.current,
-    new Promise<'none'>((r) => {
-      timer = setTimeout(() => r('none'), ms);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (result !== 'none') pending.current = undefined;
-  return result;
-}
 
 describe('watch()', () => {
   it('yields the current version first, then a write made during the long-poll, with one request each', async () => {
@@ -72,9 +52,7 @@ describe('watch()', () => {
     const client = new IfMatchClient({ baseUrl: server.url });
     const controller = new AbortController();
     const events = client.watch('/doc', { signal: controller.signal, wait: 1, backoff: fast });
-    const pending = {
-      current: undefined as Promise<IteratorResult<WatchEvent<unknown>>> | undefined,
-    };
+    const pending: Pending<WatchEvent<unknown>> = { current: undefined };
     expect(await nextWithin(events, pending, 5000)).toMatchObject({ done: false });
 
     const parse = vi.spyOn(JSON, 'parse');
@@ -96,9 +74,7 @@ describe('watch()', () => {
     const client = new IfMatchClient({ baseUrl: server.url, cacheBytes: 0 });
     const controller = new AbortController();
     const events = client.watch<{ v: number }>('/doc', { signal: controller.signal, wait: 1 });
-    const pending = {
-      current: undefined as Promise<IteratorResult<WatchEvent<{ v: number }>>> | undefined,
-    };
+    const pending: Pending<WatchEvent<{ v: number }>> = { current: undefined };
     expect(await nextWithin(events, pending, 5000)).toMatchObject({ value: { etag: '"v0"' } });
     expect(await nextWithin(events, pending, 1300)).toBe('none');
     expect(server.requests[1]).toMatchObject({ status: 304, preferenceApplied: true });
@@ -120,9 +96,7 @@ describe('watch()', () => {
       wait: 10,
       backoff: { base: 50, cap: 200 },
     });
-    const pending = {
-      current: undefined as Promise<IteratorResult<WatchEvent<{ v: number }>>> | undefined,
-    };
+    const pending: Pending<WatchEvent<{ v: number }>> = { current: undefined };
     await nextWithin(events, pending, 5000);
     const next = nextWithin(events, pending, 5000);
     await server.waitForRequests(2);
@@ -159,9 +133,7 @@ describe('watch()', () => {
       wait: 30,
       backoff: { base: 25, cap: 400 },
     });
-    const pending = {
-      current: undefined as Promise<IteratorResult<WatchEvent<unknown>>> | undefined,
-    };
+    const pending: Pending<WatchEvent<unknown>> = { current: undefined };
     await nextWithin(events, pending, 5000);
     expect(await nextWithin(events, pending, 1500)).toBe('none');
     const polls = server.requests.slice(1);
@@ -185,9 +157,7 @@ describe('watch()', () => {
       wait: 5,
       backoff: { base: 30, cap: 60 },
     });
-    const pending = {
-      current: undefined as Promise<IteratorResult<WatchEvent<{ v: number }>>> | undefined,
-    };
+    const pending: Pending<WatchEvent<{ v: number }>> = { current: undefined };
     server.failNext(2, 503);
     const first = await nextWithin(events, pending, 5000);
     expect(first).toMatchObject({ value: { value: { v: 0 } } });
@@ -248,7 +218,7 @@ describe('watch()', () => {
 
   it('leaving the for-await (break) cancels nothing pending and leaves no timer; return() during a poll ends it', async () => {
     const client = new IfMatchClient({ baseUrl: server.url });
-    const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const timersBefore = activeTimers();
     for await (const event of client.watch('/doc', { wait: 30 })) {
       expect(event).toMatchObject({ deleted: false });
       break;
@@ -263,7 +233,7 @@ describe('watch()', () => {
     expect(await held).toEqual({ done: true, value: undefined });
     await delay(100);
     expect(server.open).toBe(0);
-    const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const timersAfter = activeTimers();
     expect(timersAfter).toBeLessThanOrEqual(timersBefore);
   });
 

@@ -1,0 +1,60 @@
+// What the live-iterator tests (watch(), changes()) share: stepping through
+// an async iterator with a time limit, collecting what it yields, polling for
+// a condition, and counting the timers left behind.
+
+export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves when `condition()` holds; fails the test after `ms`. */
+export async function until(condition: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not true within ${ms} ms: ${condition}`);
+    await delay(10);
+  }
+}
+
+/** An iterator's next() still pending after a nextWithin() that gave up waiting. */
+export type Pending<T> = { current: Promise<IteratorResult<T>> | undefined };
+
+/** The next event, or 'none' when none comes within `ms` (the pending next() is kept for later). */
+export async function nextWithin<T>(
+  events: AsyncIterator<T>,
+  pending: Pending<T>,
+  ms: number,
+): Promise<IteratorResult<T> | 'none'> {
+  pending.current ??= events.next();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const result = await Promise.race([
+    pending.current,
+    new Promise<'none'>((r) => {
+      timer = setTimeout(() => r('none'), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (result !== 'none') pending.current = undefined;
+  return result;
+}
+
+/** Collect `n` items from the iterator (then stop it). */
+export async function take<T>(events: AsyncIterable<T>, n: number): Promise<T[]> {
+  const out: T[] = [];
+  if (n === 0) return out;
+  for await (const c of events) {
+    out.push(c);
+    if (out.length === n) break;
+  }
+  return out;
+}
+
+/** Reads the iterator to its end in the background: `out` grows as items come; `done` when it ends. */
+export function collect<T>(events: AsyncIterable<T>): { out: T[]; done: Promise<void> } {
+  const out: T[] = [];
+  const done = (async () => {
+    for await (const c of events) out.push(c);
+  })();
+  return { out, done };
+}
+
+/** Timers alive in this process (to see that an iterator leaves none behind). */
+export const activeTimers = () =>
+  process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
