@@ -1,44 +1,35 @@
 // The web app in real Chromium against the real server over loopback.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   browserAvailable,
   collectErrors,
   editorText,
   eventually,
   getJson,
-  launchBrowser,
   newPage,
   openDocument,
   putJson,
-  type RunningServer,
   SCREENSHOTS,
+  serverAndBrowser,
   setEditorText,
-  startServer,
 } from './harness.js';
 
 const run = browserAvailable();
 
 describe.skipIf(!run)('web app in Chromium', () => {
-  let server: RunningServer;
-  let browser: Browser;
+  const session = serverAndBrowser();
   const coll = `web${Date.now().toString(36)}`;
-  const api = (id: string) => `${server.url}/api/${coll}/${id}`;
+  const api = (id: string) => `${session.url}/api/${coll}/${id}`;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    server = await startServer();
-    browser = await launchBrowser();
-  }, 240_000); // may rebuild a stale dist/ first
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
   });
 
   const openDoc = (page: Page, id: string, interval = 0) =>
-    openDocument(page, server.url, coll, id, interval);
+    openDocument(page, session.url, coll, id, interval);
 
   const notice = (page: Page) => page.getByTestId('notice');
 
@@ -52,8 +43,8 @@ describe.skipIf(!run)('web app in Chromium', () => {
     );
     expect(created.status).toBe(201);
 
-    const a = await newPage(browser);
-    const b = await newPage(browser);
+    const a = await newPage(session.browser);
+    const b = await newPage(session.browser);
     const errorsA = collectErrors(a.page);
     const errorsB = collectErrors(b.page, [412]);
     try {
@@ -135,7 +126,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
 
   it('conflict actions: take theirs discards mine; keep mine overwrites only after confirming', async () => {
     expect((await putJson(api('pick'), { a: 1, b: 1 })).status).toBe(201);
-    const { context, page } = await newPage(browser);
+    const { context, page } = await newPage(session.browser);
     const errors = collectErrors(page, [412]);
     const saveButton = page.getByRole('button', { name: 'Save', exact: true });
     const changeElsewhere = async (value: unknown) => {
@@ -174,24 +165,24 @@ describe.skipIf(!run)('web app in Chromium', () => {
   });
 
   it('the app itself is revalidated: index.html no-cache with an ETag (304), hashed assets immutable', async () => {
-    const page = await fetch(`${server.url}/`);
+    const page = await fetch(`${session.url}/`);
     const html = await page.text();
     expect(page.status).toBe(200);
     expect(page.headers.get('cache-control')).toContain('no-cache');
     const etag = page.headers.get('etag');
     expect(etag).toMatch(/^"/);
-    const again = await fetch(`${server.url}/`, { headers: { 'if-none-match': etag! } });
+    const again = await fetch(`${session.url}/`, { headers: { 'if-none-match': etag! } });
     expect(again.status).toBe(304);
     const assets = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
     expect(assets.length).toBeGreaterThanOrEqual(2); // the app's script and its CSS at least
     for (const asset of assets) {
       expect(asset).toMatch(/-[A-Za-z0-9_-]{8}\.(js|css)$/); // content-hashed names
-      const res = await fetch(`${server.url}${asset}`);
+      const res = await fetch(`${session.url}${asset}`);
       await res.arrayBuffer();
       expect(res.status).toBe(200);
       expect(res.headers.get('cache-control')).toContain('immutable');
     }
-    const icon = await fetch(`${server.url}/favicon.svg`);
+    const icon = await fetch(`${session.url}/favicon.svg`);
     expect(icon.status).toBe(200);
     expect(icon.headers.get('content-type')).toContain('image/svg+xml');
   });
@@ -208,7 +199,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
       })),
     };
     expect((await putJson(api('fresh'), body)).status).toBe(201);
-    const { context, page } = await newPage(browser);
+    const { context, page } = await newPage(session.browser);
     const errors = collectErrors(page);
     try {
       await openDoc(page, 'fresh', 1);
@@ -247,10 +238,10 @@ describe.skipIf(!run)('web app in Chromium', () => {
 
   it('create-only refuses an existing id and overwrites nothing', async () => {
     expect((await putJson(api('taken'), { keep: true })).status).toBe(201);
-    const { context, page } = await newPage(browser);
+    const { context, page } = await newPage(session.browser);
     const errors = collectErrors(page, [412]);
     try {
-      await page.goto(`${server.url}/?interval=0#/c/${coll}`);
+      await page.goto(`${session.url}/?interval=0#/c/${coll}`);
       await page.getByRole('link', { name: 'taken' }).waitFor();
       await page.getByLabel('Document id').fill('taken');
       await setEditorText(page, '{"keep": false}', 'new-editor');
@@ -273,7 +264,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
 
   it('delete with a stale ETag is refused; with the current one it deletes (keyboard confirm)', async () => {
     expect((await putJson(api('victim'), { v: 1 })).status).toBe(201);
-    const { context, page } = await newPage(browser);
+    const { context, page } = await newPage(session.browser);
     const errors = collectErrors(page, [412]);
     // This tab's live channel is held back (its waiting GETs get no answer),
     // as on a slow network: it keeps the version it loaded, and the server
@@ -312,10 +303,10 @@ describe.skipIf(!run)('web app in Chromium', () => {
 
   it('browse by keyboard: home, open a collection by name, open a document; deleted elsewhere is shown', async () => {
     expect((await putJson(api('listed'), { hello: 'world' })).status).toBe(201);
-    const { context, page } = await newPage(browser);
+    const { context, page } = await newPage(session.browser);
     const errors = collectErrors(page, [404]);
     try {
-      await page.goto(`${server.url}/?interval=1`);
+      await page.goto(`${session.url}/?interval=1`);
       await page.getByRole('textbox', { name: 'Collection' }).fill(coll);
       await page.keyboard.press('Enter');
       const link = page.getByRole('link', { name: 'listed', exact: true });
@@ -343,7 +334,7 @@ describe.skipIf(!run)('web app in Chromium', () => {
 
   it('invalid JSON cannot be saved; the page fits a phone screen', async () => {
     expect((await putJson(api('phone'), { a: 1 })).status).toBe(201);
-    const { context, page } = await newPage(browser, { width: 390, height: 844 });
+    const { context, page } = await newPage(session.browser, { width: 390, height: 844 });
     const errors = collectErrors(page);
     try {
       await openDoc(page, 'phone');

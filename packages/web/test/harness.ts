@@ -6,17 +6,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Page } from 'playwright-core';
-import { expect } from 'vitest';
-import { browserAvailable as available } from '../../react-query/test/helpers/chromium.js';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect } from 'vitest';
+import {
+  browserAvailable as available,
+  launchBrowser,
+} from '../../react-query/test/helpers/chromium.js';
 import { CLI, startServer as startCli } from '../../server/test/helpers/process.js';
 
 // Chromium and plain HTTP helpers are shared with packages/react-query's browser tests.
-export {
-  collectErrors,
-  launchBrowser,
-  newPage,
-} from '../../react-query/test/helpers/chromium.js';
+export { collectErrors, newPage } from '../../react-query/test/helpers/chromium.js';
 export { getJson, putJson } from '../../react-query/test/helpers/http.js';
 
 export const browserAvailable = () => available('web');
@@ -123,6 +122,42 @@ export async function startServer(): Promise<RunningServer> {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** The server and the browser the tests of one describe block share. */
+export interface Session {
+  /** The server's base URL. */
+  readonly url: string;
+  readonly browser: Browser;
+}
+
+/**
+ * Starts the server and Chromium in the calling describe block's beforeAll
+ * (it may rebuild a stale dist/ first: minutes), closes both in its afterAll.
+ */
+export function serverAndBrowser(): Session {
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    server = await startServer();
+    browser = await launchBrowser();
+  }, 240_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('serverAndBrowser(): used before its beforeAll');
+    return value;
+  };
+  return {
+    get url() {
+      return started(server).url;
+    },
+    get browser() {
+      return started(browser);
+    },
+  };
 }
 
 /** Replace the CodeMirror text as a person would paste it (keyboard events, no DOM poking). */

@@ -4,23 +4,21 @@
 // If-None-Match + Prefer: wait, and the collection's change feed).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page, Request } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page, Request } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   browserAvailable,
   collectErrors,
   editorText,
   eventually,
   getJson,
-  launchBrowser,
   newPage,
   openDocument,
   putJson,
-  type RunningServer,
   repoRoot,
   SCREENSHOTS,
+  serverAndBrowser,
   setEditorText,
-  startServer,
 } from './harness.js';
 
 const run = browserAvailable();
@@ -48,35 +46,44 @@ async function msUntil(fn: () => Promise<boolean>, timeout = 5000): Promise<numb
 }
 
 describe.skipIf(!run)('web app: live documents', () => {
-  let server: RunningServer;
-  let browser: Browser;
+  const session = serverAndBrowser();
   const coll = `live${Date.now().toString(36)}`;
-  const api = (id: string) => `${server.url}/api/${coll}/${id}`;
-  const open = (page: Page, id: string) => openDocument(page, server.url, coll, id);
+  const api = (id: string) => `${session.url}/api/${coll}/${id}`;
+  const open = (page: Page, id: string) => openDocument(page, session.url, coll, id);
   const save = (page: Page) => page.getByRole('button', { name: 'Save', exact: true }).click();
   /** A tab whose steps fail within the test's time, naming the step. */
   const tab = async () => {
-    const t = await newPage(browser);
+    const t = await newPage(session.browser);
     t.context.setDefaultTimeout(8000);
     return t;
   };
+  /**
+   * Tabs A and B; `errors()` is what either has logged so far (but the
+   * statuses B provokes on purpose); `close()` closes both.
+   */
+  const twoTabs = async (expectedOnB: number[] = []) => {
+    const a = await tab();
+    const b = await tab();
+    const logs = [collectErrors(a.page), collectErrors(b.page, expectedOnB)];
+    return {
+      a,
+      b,
+      errors: () => logs.flat(),
+      close: async () => {
+        await a.context.close();
+        await b.context.close();
+      },
+    };
+  };
 
-  beforeAll(async () => {
+  beforeAll(() => {
     mkdirSync(IMAGES, { recursive: true });
-    server = await startServer();
-    browser = await launchBrowser();
-  }, 240_000); // may rebuild a stale dist/ first
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
   });
 
   it('A shows the version B saves, with no action and no polling', async () => {
     const doc = { title: 'Release plan', owner: 'ann', steps: ['build', 'test'] };
     expect((await putJson(api('follow'), doc)).status).toBe(201);
-    const a = await tab();
-    const b = await tab();
-    const errors = [...collectErrors(a.page), ...collectErrors(b.page)];
+    const { a, b, errors, close } = await twoTabs();
     const requestsA = recordRequests(a.page);
     try {
       await open(a.page, 'follow');
@@ -114,20 +121,19 @@ describe.skipIf(!run)('web app: live documents', () => {
         waiting.map(async (r) => (await r.response())?.status()),
       );
       expect(answeredWait).toEqual([200]);
-      expect(errors).toEqual([]);
+      expect(errors()).toEqual([]);
     } finally {
-      await a.context.close();
-      await b.context.close();
+      await close();
     }
   });
 
   it("the README picture: two tabs side by side, the right one follows the left one's save", async () => {
     const doc = { title: 'Release plan', owner: 'ann', steps: ['build', 'test'] };
     expect((await putJson(api('picture'), doc)).status).toBe(201);
-    const { context, page } = await newPage(browser, { width: 1400, height: 640 });
+    const { context, page } = await newPage(session.browser, { width: 1400, height: 640 });
     context.setDefaultTimeout(8000);
     try {
-      const app = `${server.url}/?interval=0#/c/${coll}/picture`;
+      const app = `${session.url}/?interval=0#/c/${coll}/picture`;
       const pane = (name: string, caption: string) =>
         `<figure style="margin:0;flex:1;display:flex;flex-direction:column">
           <figcaption style="padding:6px 10px;font:600 15px system-ui,sans-serif">${caption}</figcaption>
@@ -135,7 +141,7 @@ describe.skipIf(!run)('web app: live documents', () => {
         </figure>`;
       // The frame page on the app's origin: its frames are then first-party
       // (a new context's Chromium denies third-party frames their localStorage).
-      await page.goto(`${server.url}/?interval=0`);
+      await page.goto(`${session.url}/?interval=0`);
       const errors = collectErrors(page);
       await page.setContent(
         `<link rel="icon" href="/favicon.svg"><body style="margin:0;padding:8px;height:100vh;box-sizing:border-box;display:flex;gap:10px;background:#e8eaf0">
@@ -170,10 +176,8 @@ describe.skipIf(!run)('web app: live documents', () => {
   it('unsaved edits: "Changed elsewhere" before saving, one click merges, the save stores both', async () => {
     const doc = { title: 'Plan', owner: 'ann', count: 1 };
     expect((await putJson(api('merge'), doc)).status).toBe(201);
-    const a = await tab();
-    const b = await tab();
+    const { a, b, errors, close } = await twoTabs();
     // No 412 anywhere: the merge happens before the save.
-    const errors = [...collectErrors(a.page), ...collectErrors(b.page)];
     const requestsA = recordRequests(a.page);
     try {
       await open(a.page, 'merge');
@@ -275,23 +279,21 @@ describe.skipIf(!run)('web app: live documents', () => {
         owner: 'bob',
         count: 5,
       });
-      expect(errors).toEqual([]);
+      expect(errors()).toEqual([]);
     } finally {
-      await a.context.close();
-      await b.context.close();
+      await close();
     }
   });
 
   it('the collection view follows the feed: B creates a member, saves one, deletes one', async () => {
     expect((await putJson(api('keep'), { n: 1 })).status).toBe(201);
     expect((await putJson(api('doomed'), { n: 2 })).status).toBe(201);
-    const a = await tab();
-    const b = await tab();
-    const errors = [...collectErrors(a.page), ...collectErrors(b.page)];
+    // After B deletes `doomed`, its document view's last read of it is a 404 (the deletion).
+    const { a, b, errors, close } = await twoTabs([404]);
     let loads = 0;
     a.page.on('load', () => loads++);
     try {
-      await a.page.goto(`${server.url}/?interval=0#/c/${coll}`);
+      await a.page.goto(`${session.url}/?interval=0#/c/${coll}`);
       const row = (id: string) =>
         a.page
           .getByRole('row')
@@ -302,7 +304,7 @@ describe.skipIf(!run)('web app: live documents', () => {
       );
 
       // B creates a member through its create form.
-      await b.page.goto(`${server.url}/?interval=0#/c/${coll}`);
+      await b.page.goto(`${session.url}/?interval=0#/c/${coll}`);
       await b.page.getByLabel('Document id').fill('fresh');
       await setEditorText(b.page, '{"n": 3}', 'new-editor');
       await b.page.getByRole('button', { name: 'Create (only if new)' }).click();
@@ -334,10 +336,9 @@ describe.skipIf(!run)('web app: live documents', () => {
       expect(await a.page.getByTestId('live-log').textContent()).toContain('doomed deleted');
       await row('fresh').waitFor(); // still there
       expect(loads).toBe(1); // never reloaded
-      expect(errors).toEqual([]);
+      expect(errors()).toEqual([]);
     } finally {
-      await a.context.close();
-      await b.context.close();
+      await close();
     }
   });
 });
