@@ -29,8 +29,9 @@ export interface RouteContext {
 }
 
 export function conditionalsOf(request: FastifyRequest): ConditionalHeaders {
-  // headersDistinct: Node joins repeated If-Match lines and drops repeated dates.
-  return conditionalHeaders(request.raw.headersDistinct);
+  // rawHeaders, every line kept (Node's req.headers joins repeated If-Match
+  // lines and drops repeated dates), without building headersDistinct.
+  return conditionalHeaders(request.raw.rawHeaders);
 }
 
 export function toValidators(v: StoredValidators | undefined): Validators {
