@@ -88,15 +88,15 @@ describe('changes()', () => {
 
   it('survives 5xx and cut connections: retried from the last cursor, no gap, no duplicate', async () => {
     const client = new IfMatchClient({ baseUrl: server.url });
-    const controller = new AbortController();
-    const events = client.changes('/api/c', {
-      since: '0',
-      limit: 3,
-      wait: 5,
-      signal: controller.signal,
-      backoff: { base: 10, cap: 40 },
-    });
-    const { out, done: reading } = collect(events);
+    const { out, stop } = collect((signal) =>
+      client.changes('/api/c', {
+        since: '0',
+        limit: 3,
+        wait: 5,
+        signal,
+        backoff: { base: 10, cap: 40 },
+      }),
+    );
     const expected: FeedEntry[] = [];
     for (let round = 0; round < 6; round++) {
       const batch = [change(`x${round}`, round * 2 + 1), change(`y${round}`, round * 2 + 2)];
@@ -107,8 +107,7 @@ describe('changes()', () => {
       await delay(60);
     }
     await until(() => out.length >= expected.length, 5000);
-    controller.abort();
-    await reading; // ends cleanly: no throw
+    await stop(); // ends cleanly: no throw
     expect(out.map(({ cursor: _, ...c }) => c)).toEqual(expected);
     const statuses = server.requests.map((r) => r.status);
     expect(statuses.filter((s) => s === 502).length).toBeGreaterThanOrEqual(2);

@@ -178,9 +178,7 @@ describe('changes() against the ifmatch server', () => {
     const writer = new IfMatchClient({ baseUrl: server.url });
     await writer.create(`${collection}/before`, { n: 0 }); // not in the feed: before the listing
     const client = new IfMatchClient({ baseUrl: proxy.url });
-    const controller = new AbortController();
-    const events = client.changes(collection, { signal: controller.signal, wait: 10 });
-    const { out, done: reading } = collect(events);
+    const { out, stop } = collect((signal) => client.changes(collection, { signal, wait: 10 }));
     await until(() => proxy.count('GET') >= 1);
     await delay(100); // the feed request is held now
     const tags: (string | undefined)[] = [];
@@ -188,8 +186,7 @@ describe('changes() against the ifmatch server', () => {
     await writer.remove(`${collection}/x`);
     const created = await writer.create(`${collection}/y`, { y: 1 });
     await until(() => out.length >= 7, 5000);
-    controller.abort();
-    await reading;
+    await stop();
     expect(out.map((c) => [c.id, c.deleted, c.etag])).toEqual([
       ...tags.map((t) => ['x', false, t]),
       ['x', true, undefined],
@@ -224,15 +221,15 @@ describe('changes() against the ifmatch server', () => {
     const collection = `/api/feed${unique()}`;
     const writer = new IfMatchClient({ baseUrl: server.url });
     const client = new IfMatchClient({ baseUrl: proxy.url });
-    const controller = new AbortController();
-    const events = client.changes(collection, {
-      since: '0',
-      limit: 4,
-      wait: 5,
-      signal: controller.signal,
-      backoff: { base: 10, cap: 50 },
-    });
-    const { out, done: reading } = collect(events);
+    const { out, stop } = collect((signal) =>
+      client.changes(collection, {
+        since: '0',
+        limit: 4,
+        wait: 5,
+        signal,
+        backoff: { base: 10, cap: 50 },
+      }),
+    );
     const expected: string[] = [];
     const feedGet = (req: { method?: string; url?: string }) =>
       req.method === 'GET' && (req.url ?? '').includes('since=');
@@ -248,8 +245,7 @@ describe('changes() against the ifmatch server', () => {
     }
     await until(() => out.length >= expected.length, 8000);
     await delay(200); // a duplicate would show up now
-    controller.abort();
-    await reading;
+    await stop();
     expect(out.map((c) => `${c.id} ${c.etag}`)).toEqual(expected);
     expect(proxy.dropped).toBeGreaterThanOrEqual(2);
   });

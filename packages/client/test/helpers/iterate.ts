@@ -46,13 +46,28 @@ export async function take<T>(events: AsyncIterable<T>, n: number): Promise<T[]>
   return out;
 }
 
-/** Reads the iterator to its end in the background: `out` grows as items come; `done` when it ends. */
-export function collect<T>(events: AsyncIterable<T>): { out: T[]; done: Promise<void> } {
+/**
+ * Reads what `start(signal)` yields in the background: `out` grows as items
+ * come; `stop()` aborts the signal and resolves when the iteration has ended
+ * (rejects if it threw).
+ */
+export function collect<T>(start: (signal: AbortSignal) => AsyncIterable<T>): {
+  out: T[];
+  stop: () => Promise<void>;
+} {
+  const controller = new AbortController();
+  const events = start(controller.signal);
   const out: T[] = [];
   const done = (async () => {
     for await (const c of events) out.push(c);
   })();
-  return { out, done };
+  return {
+    out,
+    stop: () => {
+      controller.abort();
+      return done;
+    },
+  };
 }
 
 /** Timers alive in this process (to see that an iterator leaves none behind). */
