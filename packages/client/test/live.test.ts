@@ -7,17 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CursorExpiredError, IfMatchClient, type WatchEvent } from '@ifmatch/client';
+import { CursorExpiredError, IfMatchClient } from '@ifmatch/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  activeTimers,
-  collect,
-  delay,
-  nextWithin,
-  type Pending,
-  take,
-  until,
-} from './helpers/iterate.js';
+import { activeTimers, collect, delay, stepper, take, until } from './helpers/iterate.js';
 import { type CountingProxy, startProxy } from './helpers/proxy.js';
 import { type RunningServer, startServer } from './helpers/server.js';
 
@@ -61,18 +53,16 @@ describe('watch() against the ifmatch server', () => {
     const other = new IfMatchClient({ baseUrl: server.url });
     await other.create(path, { v: 0 });
     const client = new IfMatchClient({ baseUrl: proxy.url });
-    const controller = new AbortController();
-    const events = client.watch<{ v: number }>(path, { signal: controller.signal, wait: 20 });
-    const pending: Pending<WatchEvent<{ v: number }>> = { current: undefined };
+    const events = stepper((signal) => client.watch<{ v: number }>(path, { signal, wait: 20 }));
 
-    const first = await nextWithin(events, pending, 5000);
+    const first = await events.within(5000);
     expect(first).toMatchObject({ done: false, value: { deleted: false, value: { v: 0 } } });
-    expect(await nextWithin(events, pending, 1500)).toBe('none'); // held for 1.5 s
+    expect(await events.within(1500)).toBe('none'); // held for 1.5 s
     expect(proxy.count('GET')).toBe(1); // the long-poll is still open: no GET per second
 
     const wrote = performance.now();
     const write = await other.put(path, { v: 1 });
-    const second = await nextWithin(events, pending, 5000);
+    const second = await events.within(5000);
     const latency = performance.now() - wrote;
     expect(second).toMatchObject({
       done: false,
@@ -88,8 +78,7 @@ describe('watch() against the ifmatch server', () => {
     expect(poll!.responseHeaders['preference-applied']).toMatch(/^wait=\d+$/);
     expect(proxy.count('GET')).toBe(2);
     console.log(`watch: write -> yield ${latency.toFixed(1)} ms through the proxy`);
-    controller.abort();
-    await pending.current;
+    await events.stop();
   });
 
   it('a timeout 304 yields nothing, sends no body and parses nothing', async () => {
@@ -98,12 +87,10 @@ describe('watch() against the ifmatch server', () => {
       big: Array.from({ length: 2000 }, (_, i) => i),
     });
     const client = new IfMatchClient({ baseUrl: proxy.url });
-    const controller = new AbortController();
-    const events = client.watch(path, { signal: controller.signal, wait: 1 });
-    const pending: Pending<WatchEvent<unknown>> = { current: undefined };
-    await nextWithin(events, pending, 5000);
+    const events = stepper((signal) => client.watch(path, { signal, wait: 1 }));
+    await events.within(5000);
     const parse = vi.spyOn(JSON, 'parse');
-    expect(await nextWithin(events, pending, 2500)).toBe('none');
+    expect(await events.within(2500)).toBe('none');
     expect(parse).not.toHaveBeenCalled();
     const polls = proxy.log.filter((e) => e.method === 'GET').slice(1);
     expect(polls.length).toBeGreaterThanOrEqual(2);
@@ -113,8 +100,7 @@ describe('watch() against the ifmatch server', () => {
       expect(poll.bodyBytes).toBe(0);
       expect(poll.responseHeaders['preference-applied']).toMatch(/^wait=1$/);
     }
-    controller.abort();
-    await pending.current;
+    await events.stop();
   });
 
   it('a deletion, then the document created again', async () => {
@@ -122,31 +108,30 @@ describe('watch() against the ifmatch server', () => {
     const other = new IfMatchClient({ baseUrl: server.url });
     await other.create(path, { v: 'a' });
     const client = new IfMatchClient({ baseUrl: proxy.url });
-    const controller = new AbortController();
-    const events = client.watch<{ v: string }>(path, {
-      signal: controller.signal,
-      wait: 10,
-      backoff: { base: 50, cap: 200 },
-    });
-    const pending: Pending<WatchEvent<{ v: string }>> = { current: undefined };
-    await nextWithin(events, pending, 5000);
+    const events = stepper((signal) =>
+      client.watch<{ v: string }>(path, {
+        signal,
+        wait: 10,
+        backoff: { base: 50, cap: 200 },
+      }),
+    );
+    await events.within(5000);
     await delay(200);
     await other.remove(path);
-    expect(await nextWithin(events, pending, 3000)).toEqual({
+    expect(await events.within(3000)).toEqual({
       done: false,
       value: { deleted: true },
     });
     await delay(500);
     await other.create(path, { v: 'b' });
-    expect(await nextWithin(events, pending, 3000)).toMatchObject({
+    expect(await events.within(3000)).toMatchObject({
       value: { deleted: false, value: { v: 'b' } },
     });
     const gets = proxy.log.filter((e) => e.method === 'GET');
     // While deleted the server cannot hold the request: the client spaced its
     // GETs (>= 50 ms): a handful in 0.5 s, not hundreds.
     expect(gets.filter((e) => e.status === 404).length).toBeLessThanOrEqual(12);
-    controller.abort();
-    await pending.current;
+    await events.stop();
   });
 
   it('abort during the long-poll: the iteration ends, the server holds no waiter, no timer is left', async () => {

@@ -3,9 +3,9 @@
 // contract (304 after the wait, 200, 404, 5xx, a cut connection, a server
 // that does not wait) can be made to happen when the test wants it.
 
-import { HttpError, IfMatchClient, type WatchEvent } from '@ifmatch/client';
+import { HttpError, IfMatchClient } from '@ifmatch/client';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { activeTimers, delay, nextWithin, type Pending } from './helpers/iterate.js';
+import { activeTimers, delay, stepper } from './helpers/iterate.js';
 import { type LiveServer, startLiveServer } from './helpers/live-server.js';
 
 let server: LiveServer;
@@ -50,13 +50,11 @@ describe('watch()', () => {
 
   it('a 304 after the wait yields nothing and parses nothing; the next poll goes at once', async () => {
     const client = new IfMatchClient({ baseUrl: server.url });
-    const controller = new AbortController();
-    const events = client.watch('/doc', { signal: controller.signal, wait: 1, backoff: fast });
-    const pending: Pending<WatchEvent<unknown>> = { current: undefined };
-    expect(await nextWithin(events, pending, 5000)).toMatchObject({ done: false });
+    const events = stepper((signal) => client.watch('/doc', { signal, wait: 1, backoff: fast }));
+    expect(await events.within(5000)).toMatchObject({ done: false });
 
     const parse = vi.spyOn(JSON, 'parse');
-    expect(await nextWithin(events, pending, 2600)).toBe('none');
+    expect(await events.within(2600)).toBe('none');
     expect(parse).not.toHaveBeenCalled();
     const polls = server.requests.slice(1);
     // Two full waits of 1 s in 2.6 s: the loop follows the server's pace, not its own.
@@ -66,39 +64,35 @@ describe('watch()', () => {
       expect(poll).toMatchObject({ status: 304, preferenceApplied: true });
       expect(poll.heldMs).toBeGreaterThan(900);
     }
-    controller.abort();
-    expect(await pending.current).toEqual({ done: true, value: undefined });
+    expect(await events.stop()).toEqual({ done: true, value: undefined });
   });
 
   it('yields a change once, even when the cache holds nothing (cacheBytes 0): If-None-Match names the version held', async () => {
     const client = new IfMatchClient({ baseUrl: server.url, cacheBytes: 0 });
-    const controller = new AbortController();
-    const events = client.watch<{ v: number }>('/doc', { signal: controller.signal, wait: 1 });
-    const pending: Pending<WatchEvent<{ v: number }>> = { current: undefined };
-    expect(await nextWithin(events, pending, 5000)).toMatchObject({ value: { etag: '"v0"' } });
-    expect(await nextWithin(events, pending, 1300)).toBe('none');
+    const events = stepper((signal) => client.watch<{ v: number }>('/doc', { signal, wait: 1 }));
+    expect(await events.within(5000)).toMatchObject({ value: { etag: '"v0"' } });
+    expect(await events.within(1300)).toBe('none');
     expect(server.requests[1]).toMatchObject({ status: 304, preferenceApplied: true });
     expect(server.requests[1]!.headers['if-none-match']).toBe('"v0"');
     server.setDoc({ v: 7 });
-    expect(await nextWithin(events, pending, 3000)).toMatchObject({
+    expect(await events.within(3000)).toMatchObject({
       value: { deleted: false, value: { v: 7 } },
     });
-    expect(await nextWithin(events, pending, 300)).toBe('none'); // once, not again
-    controller.abort();
-    await pending.current;
+    expect(await events.within(300)).toBe('none'); // once, not again
+    await events.stop();
   });
 
   it('a deletion yields { deleted: true } once, then backoff-spaced polling until it exists again', async () => {
     const client = new IfMatchClient({ baseUrl: server.url });
-    const controller = new AbortController();
-    const events = client.watch<{ v: number }>('/doc', {
-      signal: controller.signal,
-      wait: 10,
-      backoff: { base: 50, cap: 200 },
-    });
-    const pending: Pending<WatchEvent<{ v: number }>> = { current: undefined };
-    await nextWithin(events, pending, 5000);
-    const next = nextWithin(events, pending, 5000);
+    const events = stepper((signal) =>
+      client.watch<{ v: number }>('/doc', {
+        signal,
+        wait: 10,
+        backoff: { base: 50, cap: 200 },
+      }),
+    );
+    await events.within(5000);
+    const next = events.within(5000);
     await server.waitForRequests(2);
     server.setDoc(undefined);
     expect(await next).toEqual({ done: false, value: { deleted: true } });
@@ -106,7 +100,7 @@ describe('watch()', () => {
     expect(client.cached('/doc')).toBeUndefined(); // the stale entry is gone
 
     const before = server.requests.length;
-    expect(await nextWithin(events, pending, 1000)).toBe('none'); // no second "deleted"
+    expect(await events.within(1000)).toBe('none'); // no second "deleted"
     const polls = server.requests.slice(before);
     // Nothing to wait on: the server answers at once, so the client spaces the
     // requests (>= 50 ms each, up to 200): about 5-20 in a second, not thousands.
@@ -117,25 +111,24 @@ describe('watch()', () => {
       expect(poll.headers['if-none-match']).toBeUndefined();
     }
     server.setDoc({ v: 9 });
-    expect(await nextWithin(events, pending, 2000)).toMatchObject({
+    expect(await events.within(2000)).toMatchObject({
       value: { deleted: false, value: { v: 9 } },
     });
-    controller.abort();
-    await pending.current;
+    await events.stop();
   });
 
   it('a server that does not wait (no Preference-Applied) is polled with growing spacing, not hammered', async () => {
     server.honourWait = false;
     const client = new IfMatchClient({ baseUrl: server.url });
-    const controller = new AbortController();
-    const events = client.watch('/doc', {
-      signal: controller.signal,
-      wait: 30,
-      backoff: { base: 25, cap: 400 },
-    });
-    const pending: Pending<WatchEvent<unknown>> = { current: undefined };
-    await nextWithin(events, pending, 5000);
-    expect(await nextWithin(events, pending, 1500)).toBe('none');
+    const events = stepper((signal) =>
+      client.watch('/doc', {
+        signal,
+        wait: 30,
+        backoff: { base: 25, cap: 400 },
+      }),
+    );
+    await events.within(5000);
+    expect(await events.within(1500)).toBe('none');
     const polls = server.requests.slice(1);
     expect(polls.every((p) => p.status === 304 && !p.preferenceApplied && p.heldMs < 100)).toBe(
       true,
@@ -144,33 +137,31 @@ describe('watch()', () => {
     expect(polls.length).toBeGreaterThanOrEqual(3);
     expect(polls.length).toBeLessThan(60);
     server.setDoc({ v: 2 });
-    expect(await nextWithin(events, pending, 2000)).toMatchObject({ value: { value: { v: 2 } } });
-    controller.abort();
-    await pending.current;
+    expect(await events.within(2000)).toMatchObject({ value: { value: { v: 2 } } });
+    await events.stop();
   });
 
   it('5xx answers and cut connections are retried with backoff; the change arrives', async () => {
     const client = new IfMatchClient({ baseUrl: server.url });
-    const controller = new AbortController();
-    const events = client.watch<{ v: number }>('/doc', {
-      signal: controller.signal,
-      wait: 5,
-      backoff: { base: 30, cap: 60 },
-    });
-    const pending: Pending<WatchEvent<{ v: number }>> = { current: undefined };
+    const events = stepper((signal) =>
+      client.watch<{ v: number }>('/doc', {
+        signal,
+        wait: 5,
+        backoff: { base: 30, cap: 60 },
+      }),
+    );
     server.failNext(2, 503);
-    const first = await nextWithin(events, pending, 5000);
+    const first = await events.within(5000);
     expect(first).toMatchObject({ value: { value: { v: 0 } } });
     expect(server.requests.slice(0, 3).map((r) => r.status)).toEqual([503, 503, 200]);
 
     server.cutNext(2);
     server.setDoc({ v: 3 });
     const start = performance.now();
-    expect(await nextWithin(events, pending, 5000)).toMatchObject({ value: { value: { v: 3 } } });
+    expect(await events.within(5000)).toMatchObject({ value: { value: { v: 3 } } });
     expect(server.requests.slice(3).map((r) => r.status)).toEqual([0, 0, 200]);
     expect(performance.now() - start).toBeGreaterThanOrEqual(50); // two sleeps of >= 30 ms
-    controller.abort();
-    await pending.current;
+    await events.stop();
   });
 
   it("a 503's Retry-After is honoured before the next try", async () => {

@@ -13,26 +13,35 @@ export async function until(condition: () => boolean, ms = 3000): Promise<void> 
   }
 }
 
-/** An iterator's next() still pending after a nextWithin() that gave up waiting. */
-export type Pending<T> = { current: Promise<IteratorResult<T>> | undefined };
-
-/** The next event, or 'none' when none comes within `ms` (the pending next() is kept for later). */
-export async function nextWithin<T>(
-  events: AsyncIterator<T>,
-  pending: Pending<T>,
-  ms: number,
-): Promise<IteratorResult<T> | 'none'> {
-  pending.current ??= events.next();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const result = await Promise.race([
-    pending.current,
-    new Promise<'none'>((r) => {
-      timer = setTimeout(() => r('none'), ms);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (result !== 'none') pending.current = undefined;
-  return result;
+/**
+ * Starts `start(signal)` on an abort signal of its own and steps through it
+ * with time limits: `within(ms)` is the next item, or 'none' when none comes
+ * within `ms` (that next() stays pending for the following call); `stop()`
+ * aborts and resolves with what the pending next(), if any, ended with.
+ */
+export function stepper<T>(start: (signal: AbortSignal) => AsyncIterator<T>) {
+  const controller = new AbortController();
+  const events = start(controller.signal);
+  let pending: Promise<IteratorResult<T>> | undefined;
+  return {
+    async within(ms: number): Promise<IteratorResult<T> | 'none'> {
+      pending ??= events.next();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const result = await Promise.race([
+        pending,
+        new Promise<'none'>((r) => {
+          timer = setTimeout(() => r('none'), ms);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (result !== 'none') pending = undefined;
+      return result;
+    },
+    stop(): Promise<IteratorResult<T> | undefined> {
+      controller.abort();
+      return Promise.resolve(pending);
+    },
+  };
 }
 
 /** Collect `n` items from the iterator (then stop it). */
