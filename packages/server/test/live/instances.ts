@@ -50,11 +50,12 @@ export function liveInstanceSuite({ name, storage, env = {} }: InstanceSuite): v
     const fromPut: number[] = [];
     const putOnly: number[] = [];
     for (let n = 1; n <= 40; n++) {
+      const held = await waitersOn(b.url);
       const poll = httpRequest(`${b.url}/api/live/doc`, {
         headers: { 'if-none-match': etag, prefer: 'wait=20' },
       });
       // Write once B holds the request (else B answers at once, without waiting).
-      await until(async () => (await waitersOn(b.url)) >= 1);
+      await until(async () => (await waitersOn(b.url)) > held);
       const started = performance.now();
       const written = await put(a.url, `/api/live/doc`, { n }, { 'if-match': etag });
       putOnly.push(performance.now() - started);
@@ -116,10 +117,13 @@ export function liveInstanceSuite({ name, storage, env = {} }: InstanceSuite): v
 
   it(`${name}: --max-wait caps the wait; SIGTERM answers a waiter at once`, async () => {
     const etag = (await put(a.url, `/api/cap/d`, {})).headers.get('etag')!;
+    // Counted from what B holds already: stopping B before it holds this
+    // request would make it a new request to a closing server (503).
+    const held = await waitersOn(b.url);
     const poll = httpRequest(`${b.url}/api/cap/d`, {
       headers: { 'if-none-match': etag, prefer: 'wait=99999' },
     });
-    await until(async () => (await waitersOn(b.url)) >= 1);
+    await until(async () => (await waitersOn(b.url)) > held);
     const started = performance.now();
     await b.stop();
     const answer = await poll;
