@@ -14,6 +14,7 @@ import {
   IfMatchClient,
   type WatchEvent,
 } from '@ifmatch/client';
+import { parseOrExit } from './usage.js';
 
 export const WATCH_HELP = `Usage: ifmatch watch URL [options]
 
@@ -180,17 +181,8 @@ function writeOut(text: string): Promise<void> {
 }
 
 export async function runWatch(argv: string[]): Promise<number> {
-  let options: WatchOptions | 'help';
-  try {
-    options = parseWatchArgs(argv);
-  } catch (error) {
-    process.stderr.write(`ifmatch watch: ${(error as Error).message}\n\n${WATCH_HELP}\n`);
-    return 2;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${WATCH_HELP}\n`);
-    return 0;
-  }
+  const options = parseOrExit('watch', argv, parseWatchArgs, WATCH_HELP);
+  if (typeof options === 'number') return options;
   const say = (line: string) => process.stderr.write(`ifmatch watch: ${line}\n`);
   const stop = new AbortController();
   const onSignal = () => stop.abort();

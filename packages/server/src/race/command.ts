@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { IfMatchClient, NotFoundError, PreconditionRequiredError } from '@ifmatch/client';
+import { parseOrExit } from '../cli/usage.js';
 import type { ClientConfig, ClientReport } from './client-loop.js';
 import { type ProgressView, progressView } from './progress.js';
 import { formatTable, type RaceSummary, summarize } from './stats.js';
@@ -284,17 +285,8 @@ export async function race(options: RaceOptions): Promise<RaceSummary> {
 }
 
 export async function runRace(argv: string[]): Promise<number> {
-  let options: RaceOptions | 'help';
-  try {
-    options = parseRaceArgs(argv);
-  } catch (error) {
-    process.stderr.write(`ifmatch race: ${(error as Error).message}\n\n${RACE_HELP}\n`);
-    return 2;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${RACE_HELP}\n`);
-    return 0;
-  }
+  const options = parseOrExit('race', argv, parseRaceArgs, RACE_HELP);
+  if (typeof options === 'number') return options;
   let summary: RaceSummary;
   try {
     summary = await race(options);
