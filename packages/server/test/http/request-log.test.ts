@@ -82,6 +82,19 @@ function both(options: Record<string, unknown>, child?: Record<string, unknown>)
   return { ours: ours.lines, theirs: theirs.lines, viaPino };
 }
 
+/** The request line's keys, in pino's order (bindings after level and time). */
+const LINE_KEYS = [
+  'level',
+  'time',
+  'pid',
+  'hostname',
+  'reqId',
+  'req',
+  'res',
+  'responseTime',
+  'msg',
+];
+
 describe('request log line', () => {
   it("is byte for byte pino's line for the logger ifmatch serve builds", () => {
     const { ours, theirs, viaPino } = both(SERVE_OPTIONS);
@@ -91,17 +104,7 @@ describe('request log line', () => {
     for (const line of ours) {
       expect(line.endsWith('}\n')).toBe(true);
       const parsed = JSON.parse(line);
-      expect(Object.keys(parsed)).toEqual([
-        'level',
-        'time',
-        'pid',
-        'hostname',
-        'reqId',
-        'req',
-        'res',
-        'responseTime',
-        'msg',
-      ]);
+      expect(Object.keys(parsed)).toEqual(LINE_KEYS);
     }
     expect(JSON.parse(ours[1]!).req.url).toBe('/api/c/d?q="x"\\y');
     expect(JSON.parse(ours[2]!).responseTime).toBeNull();
@@ -252,17 +255,7 @@ describe('request log line from both lanes', () => {
         expect(mine, id).toHaveLength(1);
         expect(mine[0]!.match(/"reqId"/g), mine[0]).toHaveLength(1);
         const parsed = JSON.parse(mine[0]!);
-        expect(Object.keys(parsed)).toEqual([
-          'level',
-          'time',
-          'pid',
-          'hostname',
-          'reqId',
-          'req',
-          'res',
-          'responseTime',
-          'msg',
-        ]);
+        expect(Object.keys(parsed)).toEqual(LINE_KEYS);
         expect(parsed).toMatchObject({
           level: 30,
           pid: process.pid,
