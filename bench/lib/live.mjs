@@ -32,7 +32,7 @@ const COUNTER = join(import.meta.dirname, 'sqlite-reads.cjs');
 const READS_PREFIX = join(TMP_DIR, `sqlite-reads-${process.pid}`);
 /** The statement that reads a document's body in the SQLite store. */
 const isBodyRead = (sql) => /^\s*SELECT\b[^;]*\bbody\b[^;]*\bFROM\s+documents\b/i.test(sql);
-/** The dump files read, removed at the end. */
+/** The preload's dump files (one per instance started with it), removed at the end. */
 const DUMPS = new Set();
 const isValidators = (sql) =>
   /^\s*SELECT\b[^;]*\bFROM\s+documents\b/i.test(sql) && !isBodyRead(sql);
@@ -500,6 +500,7 @@ export async function runLive(opts) {
       process.env.IFMATCH_BENCH_READS_FILE = READS_PREFIX;
       r = await startTarget(target, port, docs, opts.pg, ['--require', COUNTER]);
       opts.running?.push(r);
+      for (const base of r.bases) DUMPS.add(`${READS_PREFIX}-${new URL(base).port}.json`);
       port += 2;
     } catch (e) {
       out.skipped.push({
