@@ -240,22 +240,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         },
         (req, res) => {
           if (frontDoor(req, res)) return;
+          // A bug in the lane must cost one request, never the process: the
+          // route answers if nothing was written yet, else the socket goes.
+          const laneFailed = (error: unknown) => {
+            app.log.error({ err: error }, 'fast lane failed');
+            if (res.headersSent) res.destroy();
+            else handler(req, res);
+          };
           let answered: boolean | Promise<boolean> = false;
           try {
             if (lane !== undefined) answered = lane(req, res);
           } catch (error) {
-            // A bug in the lane must cost one request, never the process: the
-            // route answers if nothing was written yet, else the socket goes.
-            app.log.error({ err: error }, 'fast lane failed');
-            answered = res.headersSent;
-            if (answered) res.destroy();
+            laneFailed(error);
+            return;
           }
           if (answered === false) handler(req, res);
           else if (answered !== true) {
-            answered.then(
-              (done) => done || handler(req, res),
-              () => handler(req, res),
-            );
+            answered.then((done) => done || handler(req, res), laneFailed);
           }
         },
       );

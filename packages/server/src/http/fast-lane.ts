@@ -172,6 +172,7 @@ export function fastLane(options: FastLaneOptions): FastLane {
       prefetched.set(req, { v });
       return false;
     };
+    // A store failure is the route's to answer (503); a failure of the lane itself rejects.
     if (found instanceof Promise) return found.then(settle, () => false);
     return settle(found);
   };
