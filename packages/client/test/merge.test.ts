@@ -5,6 +5,7 @@ import {
   changedPaths,
   IfMatchClient,
   type JsonPath,
+  jsonEqual,
   jsonPointer,
   MergeConflictError,
   merge3,
@@ -278,5 +279,40 @@ describe('threeWayMerge', () => {
       const stored = await new IfMatchClient({ baseUrl: server.url }).get(path);
       expect(stored.value).toEqual({ title: 'theirs', n: 1 });
     });
+  });
+});
+
+describe('jsonEqual', () => {
+  it.each([
+    [{ a: 1, b: [1, 2] }, { b: [1, 2], a: 1 }, true],
+    [{ a: 1 }, { a: 1, b: undefined }, false],
+    [[1, 2], [2, 1], false],
+    [null, {}, false],
+    [{}, [], false],
+    ['1', 1, false],
+  ])('%j vs %j -> %s', (a, b, eq) => {
+    expect(jsonEqual(a, b)).toBe(eq);
+  });
+});
+
+describe('changedPaths', () => {
+  it('reports top-level and nested key paths, added and removed keys', () => {
+    const base = { title: 't', meta: { tags: ['a'], n: 1 }, gone: true };
+    const next = { title: 't', meta: { tags: ['a', 'b'], n: 2 }, added: 1 };
+    expect(changedPaths(base, next).map(jsonPointer)).toEqual([
+      '/added',
+      '/gone',
+      '/meta/n',
+      '/meta/tags',
+    ]);
+  });
+  it('recurses into arrays of equal length by index', () => {
+    expect(changedPaths({ l: [{ x: 1 }, { x: 2 }] }, { l: [{ x: 1 }, { x: 3 }] })).toEqual([
+      ['l', 1, 'x'],
+    ]);
+  });
+  it('is empty for equal values and the root for a type change', () => {
+    expect(changedPaths({ a: [1] }, { a: [1] })).toEqual([]);
+    expect(changedPaths({ a: 1 }, [1])).toEqual([[]]);
   });
 });

@@ -1,21 +1,18 @@
+// The web app's own path helpers. jsonEqual, changedPaths and merge3 come from
+// @ifmatch/client (json-diff.ts re-exports them) and are tested there
+// (packages/client/test/merge.test.ts).
 import { describe, expect, it } from 'vitest';
-import { changedPaths, formatPath, jsonEqual, merge3 } from '../src/json-diff.js';
+import { changedPaths, formatPath, isPrefix, parseJson, pathKey } from '../src/json-diff.js';
 
-describe('jsonEqual', () => {
-  it.each([
-    [{ a: 1, b: [1, 2] }, { b: [1, 2], a: 1 }, true],
-    [{ a: 1 }, { a: 1, b: undefined }, false],
-    [[1, 2], [2, 1], false],
-    [null, {}, false],
-    [{}, [], false],
-    ['1', 1, false],
-  ])('%j vs %j -> %s', (a, b, eq) => {
-    expect(jsonEqual(a, b)).toBe(eq);
+describe('formatPath', () => {
+  it('is a JSON Pointer, members and indexes joined by /; the root is named', () => {
+    expect(formatPath([])).toBe('(whole document)');
+    expect(formatPath(['meta', 'tags', 1])).toBe('/meta/tags/1');
   });
-});
-
-describe('changedPaths', () => {
-  it('reports top-level and nested key paths, added and removed keys', () => {
+  it('escapes JSON Pointer characters', () => {
+    expect(formatPath(['a/b', 'c~d'])).toBe('/a~1b/c~0d');
+  });
+  it('names what changedPaths finds', () => {
     const base = { title: 't', meta: { tags: ['a'], n: 1 }, gone: true };
     const next = { title: 't', meta: { tags: ['a', 'b'], n: 2 }, added: 1 };
     expect(changedPaths(base, next).map(formatPath)).toEqual([
@@ -25,46 +22,29 @@ describe('changedPaths', () => {
       '/meta/tags',
     ]);
   });
-  it('recurses into arrays of equal length by index', () => {
-    expect(changedPaths({ l: [{ x: 1 }, { x: 2 }] }, { l: [{ x: 1 }, { x: 3 }] })).toEqual([
-      ['l', 1, 'x'],
-    ]);
+});
+
+describe('isPrefix and pathKey', () => {
+  it.each([
+    [[], ['a'], true],
+    [['a'], ['a', 'b'], true],
+    [['a', 'b'], ['a', 'b'], true],
+    [['a', 'b'], ['a'], false],
+    [['a'], ['b'], false],
+    [[0], ['0'], false],
+  ] as const)('%j is a prefix of %j: %s', (prefix, path, expected) => {
+    expect(isPrefix(prefix, path)).toBe(expected);
   });
-  it('is empty for equal values and the root for a type change', () => {
-    expect(changedPaths({ a: [1] }, { a: [1] })).toEqual([]);
-    expect(changedPaths({ a: 1 }, [1])).toEqual([[]]);
-  });
-  it('escapes JSON Pointer characters', () => {
-    expect(formatPath(['a/b', 'c~d'])).toBe('/a~1b/c~0d');
+  it('keys tell a member "0" from an index 0', () => {
+    expect(pathKey(['a', 0])).not.toBe(pathKey(['a', '0']));
   });
 });
 
-describe('merge3', () => {
-  it('takes both sides when they changed different fields (nested too)', () => {
-    const base = { a: 1, b: 1, n: { x: 1, y: 1 } };
-    const mine = { a: 2, b: 1, n: { x: 2, y: 1 } };
-    const theirs = { a: 1, b: 3, n: { x: 1, y: 3 }, c: 'new' };
-    const r = merge3(base, mine, theirs);
-    expect(r.conflicts).toEqual([]);
-    expect(r.merged).toEqual({ a: 2, b: 3, n: { x: 2, y: 3 }, c: 'new' });
-  });
-  it('reports a field both changed differently and keeps mine there', () => {
-    const r = merge3({ a: 1, b: 1 }, { a: 2, b: 1 }, { a: 3, b: 5 });
-    expect(r.conflicts).toEqual([['a']]);
-    expect(r.merged).toEqual({ a: 2, b: 5 });
-  });
-  it('honours deletions on either side', () => {
-    expect(merge3({ a: 1, b: 1 }, { b: 1 }, { a: 1, b: 2 }).merged).toEqual({ b: 2 });
-    expect(merge3({ a: 1, b: 1 }, { a: 1, b: 9 }, { b: 1 }).merged).toEqual({ b: 9 });
-  });
-  it('same change on both sides is no conflict', () => {
-    expect(merge3({ a: 1 }, { a: 2 }, { a: 2 })).toMatchObject({ merged: { a: 2 }, conflicts: [] });
-  });
-  it('keeps __proto__ as a plain own key', () => {
-    const mine = JSON.parse('{"__proto__": {"p": 1}, "a": 1}');
-    const r = merge3({}, mine, { b: 2 });
-    expect(Object.hasOwn(r.merged as object, '__proto__')).toBe(true);
-    expect(({} as Record<string, unknown>).p).toBeUndefined();
-    expect(JSON.stringify(r.merged)).toBe('{"b":2,"__proto__":{"p":1},"a":1}');
+describe('parseJson', () => {
+  it('parses JSON and reports what is not', () => {
+    expect(parseJson('{"a": [1, 2]}')).toEqual({ ok: true, value: { a: [1, 2] } });
+    const bad = parseJson('{"a": ');
+    expect(bad.ok).toBe(false);
+    expect(bad.ok === false && bad.message.length > 0).toBe(true);
   });
 });
