@@ -260,6 +260,7 @@ async function main() {
               writers,
               config.contentionSeconds,
               config.backoff,
+              r.target.requestHeaders,
             );
             results.contention.push({ target: r.target.name, writers, rep, ...c });
             log(

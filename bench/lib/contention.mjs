@@ -5,10 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { loadClient } from './client.mjs';
 
-export async function runContention(base, writers, seconds, backoff) {
+/** `headers`: the target's own request fields (e.g. the --auth target's bearer token). */
+export async function runContention(base, writers, seconds, backoff, headers = {}) {
   const { IfMatchClient } = await loadClient();
   const url = `${base}/api/bench/contended-${writers}-${randomBytes(4).toString('hex')}`;
-  const setup = new IfMatchClient();
+  const setup = new IfMatchClient({ headers });
   const initial = { counter: 0, tally: {} };
   for (let w = 0; w < writers; w++) initial.tally[`w${w}`] = 0;
   await setup.put(url, initial, { ifNoneMatch: '*' });
@@ -25,7 +26,7 @@ export async function runContention(base, writers, seconds, backoff) {
     stats.map(async (s, w) => {
       // One client per writer: each has its own cache, as separate users would.
       const client = new IfMatchClient(
-        backoff ? { maxAttempts: 1000, backoff } : { maxAttempts: 1000 },
+        backoff ? { maxAttempts: 1000, backoff, headers } : { maxAttempts: 1000, headers },
       );
       const key = `w${w}`;
       while (Date.now() < deadline) {
@@ -46,7 +47,7 @@ export async function runContention(base, writers, seconds, backoff) {
     }),
   );
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  const final = (await new IfMatchClient().get(url)).value;
+  const final = (await new IfMatchClient({ headers }).get(url)).value;
   const committed = stats.reduce((a, s) => a + s.committed, 0);
   const conflicts = stats.reduce((a, s) => a + s.conflicts, 0);
   const gaveUp = stats.reduce((a, s) => a + s.gaveUp, 0);
