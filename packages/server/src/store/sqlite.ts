@@ -4,13 +4,10 @@ import Database from 'better-sqlite3';
 import { LRUCache } from 'lru-cache';
 import { collectionETag, documentETag } from './etag.js';
 import { newId } from './new-id.js';
+import { DEFAULT_CHANGE_RETENTION_MS, pruneIntervalMs } from './retention.js';
 import { changeSignals } from './sqlite/change-signals.js';
 import { commitWatcher } from './sqlite/commit-watcher.js';
-import {
-  changeRetention,
-  DEFAULT_CHANGE_RETENTION_MS,
-  pruneIntervalMs,
-} from './sqlite/retention.js';
+import { changeRetention } from './sqlite/retention.js';
 import { setUpSchema } from './sqlite/schema.js';
 import {
   type ChangePage,

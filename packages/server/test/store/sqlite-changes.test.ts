@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { documentETag } from '../../src/store/etag.js';
+import { pruneIntervalMs } from '../../src/store/retention.js';
 import { POLL_MS } from '../../src/store/sqlite/change-signals.js';
-import { pruneIntervalMs } from '../../src/store/sqlite/retention.js';
 import { openSqliteStore } from '../../src/store/sqlite.js';
 import {
   type ChangeSignal,

@@ -7,6 +7,7 @@
 // database does the work once.
 
 import type pg from 'pg';
+import { pruneIntervalMs } from '../retention.js';
 import { PRUNE_CHANGES } from './queries.js';
 
 /** pg_try_advisory_xact_lock key: one pruner at a time across instances. */
@@ -15,11 +16,6 @@ const PRUNE_LOCK = 0x1f3a7c02;
 const PRUNE_BATCH = 5_000;
 /** Rounds per run at most; what is left waits for the next run. */
 const MAX_ROUNDS = 20;
-
-/** How often the retention runs: a quarter of it, at most a minute (at least 1 ms). */
-export function pruneIntervalMs(retentionMs: number): number {
-  return Math.max(1, Math.min(Math.floor(retentionMs / 4), 60_000));
-}
 
 /**
  * One round on `client`: prunes up to PRUNE_BATCH old changes unless another

@@ -1,6 +1,8 @@
 // The PostgreSQL store's settings: each option falls back to an environment
 // variable (for deployments that start the CLI without code), then a default.
 
+import { DEFAULT_CHANGE_RETENTION_MS } from '../retention.js';
+
 /** Each option falls back to an environment variable (named below), then a default. */
 export interface PostgresStoreOptions {
   /** Connections per process (IFMATCH_PG_POOL_SIZE, default 10; mind max_connections x instances). */
@@ -56,7 +58,7 @@ export function resolveSettings(options: PostgresStoreOptions): PostgresSettings
     changeRetentionMs:
       options.changeRetentionMs ??
       envNumber('IFMATCH_PG_CHANGE_RETENTION_MS') ??
-      7 * 24 * 60 * 60_000,
+      DEFAULT_CHANGE_RETENTION_MS,
     onError:
       options.onError ??
       ((error: Error) => process.stderr.write(`ifmatch postgres: ${error.message}\n`)),

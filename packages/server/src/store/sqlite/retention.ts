@@ -3,14 +3,6 @@ import type Database from 'better-sqlite3';
 /** Change rows removed per transaction, so the write lock is held briefly. */
 const PRUNE_BATCH = 5000;
 
-/** The default of SqliteStoreOptions.changeRetentionMs: 7 days. */
-export const DEFAULT_CHANGE_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
-
-/** How often the retention runs: a quarter of it, at most a minute. */
-export function pruneIntervalMs(retentionMs: number): number {
-  return Math.max(1, Math.min(Math.floor(retentionMs / 4), 60_000));
-}
-
 /**
  * The change log's retention. Prunes a prefix of the log (in position order)
  * whose rows are all older than the retention, and raises each collection's
