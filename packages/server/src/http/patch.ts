@@ -62,7 +62,22 @@ export function preparePatch(mediaType: string, document: unknown): PreparedPatc
       detail: `Invalid JSON Patch: ${error.name} at operation ${error.index}: ${firstLine(error.message)}`,
     };
   }
+  const intoItself = (document as Operation[]).findIndex(
+    (op) => op.op === 'move' && isProperPrefix(op.from, op.path),
+  );
+  if (intoItself !== -1) {
+    return {
+      status: 422,
+      slug: 'patch-not-applicable',
+      detail: `JSON Patch cannot be applied: operation ${intoItself} moves a value into its own child (RFC 6902 section 4.4)`,
+    };
+  }
   return { kind: 'json', document };
+}
+
+/** RFC 6902 4.4: a move's `from` must not be a proper prefix of its `path`. */
+function isProperPrefix(from: string, path: string): boolean {
+  return path.length > from.length && path.startsWith(from) && path[from.length] === '/';
 }
 
 /**
@@ -97,8 +112,8 @@ export function applyPreparedPatch(
           detail: `JSON Patch cannot be applied: ${error.name} at operation ${error.index}`,
         };
       }
-      // fast-json-patch throws plain errors too (a `__proto__` path segment, a
-      // move into its own child): the patch does not apply to this document.
+      // fast-json-patch throws plain errors too (a `__proto__` path segment,
+      // a path through a scalar): the patch does not apply to this document.
       return {
         status: 422,
         slug: 'patch-not-applicable',

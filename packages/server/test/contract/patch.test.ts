@@ -106,6 +106,25 @@ describe.each(storeFactories)('PATCH on $name', (factory) => {
     expect((await current(path)).etag).toBe(etag);
   });
 
+  it('a JSON Patch move into its own child (RFC 6902 4.4) -> 422, nothing applied', async () => {
+    const { path, etag } = await create({ a: { x: 1 } });
+    for (const op of [
+      { op: 'move', from: '', path: '/' },
+      { op: 'move', from: '', path: '/a' },
+      { op: 'move', from: '/a', path: '/a/b' },
+      { op: 'move', from: '/a', path: '/a/~1' },
+    ]) {
+      const res = await patch(path, JSON_PATCH, [op]);
+      expect(res.status, JSON.stringify(op)).toBe(422);
+      expect((await problemOf(res)).detail).toContain('own child');
+    }
+    // A sibling that shares the prefix as text is not a child.
+    const sibling = await patch(path, JSON_PATCH, [{ op: 'move', from: '/a', path: '/ab' }]);
+    expect(sibling.status).toBe(200);
+    expect(JSON.parse((await current(path)).body)).toEqual({ ab: { x: 1 } });
+    expect((await current(path)).etag).not.toBe(etag);
+  });
+
   it('415 with Accept-Patch for other media types (including application/json)', async () => {
     const { path, etag } = await create({ a: 1 });
     for (const type of ['application/json', 'text/plain', 'application/xml']) {
